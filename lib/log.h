@@ -15,9 +15,7 @@ void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void log_fatal(int status, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3), noreturn));
-void log_fatalx(int status, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3), noreturn));
+void log_fatal(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+void log_fatalx(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 
 #endif
