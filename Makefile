@@ -29,6 +29,8 @@ ifeq ($(SANITIZE),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 BUILD   ?= build-san
+# The e2e harness and the reliability tests run the sanitized programs.
+export PS_BIN_DIR := $(abspath $(BUILD)/bin)
 else
 BUILD   ?= build
 endif
@@ -54,7 +56,7 @@ endif
 TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
 .SECONDARY:
-.PHONY: all deps check check-unit check-e2e check-fuzz demo bench install clean format
+.PHONY: all deps check check-unit check-e2e check-fuzz fuzz-long demo bench install clean format
 
 all: $(PROGS)
 
@@ -109,6 +111,10 @@ check-e2e: all
 check-fuzz:
 	@sh tests/fuzz/run.sh
 
+# Long manual fuzz run: FUZZ_TIME seconds per target (default 1800).
+fuzz-long:
+	@sh tests/fuzz/run.sh --long
+
 demo: deps
 	$(MAKE) all
 	@sh tests/e2e/demo.sh
@@ -128,6 +134,6 @@ format:
 	clang-format -i $(wildcard lib/*.[ch] policy/*.[ch] filter/*.[ch] tests/unit/*.[ch])
 
 clean:
-	rm -rf build build-san $(patsubst %.c,%,$(PROG_SRC)) tests/work
+	rm -rf build build-san build-fuzz $(patsubst %.c,%,$(PROG_SRC)) tests/work
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
