@@ -7,12 +7,12 @@
 #define NETSTRING_MAX_DIGITS 9 /* a length needs at most 9 digits: < 1e9 */
 
 /* netstring_parse() results. */
-#define NETSTRING_OK 0         /* one complete netstring decoded */
-#define NETSTRING_MORE 1       /* a valid prefix: read more bytes */
-#define NETSTRING_EDIGIT (-1)  /* length missing, not a digit or leading zero */
-#define NETSTRING_ELIMIT (-2)  /* announced length exceeds the caller's limit */
-#define NETSTRING_ECOLON (-3)  /* no ':' after the length digits */
-#define NETSTRING_ECOMMA (-4)  /* the payload is not followed by ',' */
+#define NETSTRING_OK 0        /* one complete netstring decoded */
+#define NETSTRING_MORE 1      /* a valid prefix: read more bytes */
+#define NETSTRING_EDIGIT (-1) /* length missing, not a digit or leading zero */
+#define NETSTRING_ELIMIT (-2) /* announced length exceeds the caller's limit */
+#define NETSTRING_ECOLON (-3) /* no ':' after the length digits */
+#define NETSTRING_ECOMMA (-4) /* the payload is not followed by ',' */
 
 struct netstring_view {
     const char *data; /* points into the caller's buffer, not terminated */

@@ -56,18 +56,18 @@ Test(netstring, malformed_cases)
         const char *in;
         int want;
     } cases[] = {
-        {":abc,", NETSTRING_EDIGIT},     /* no length */
-        {"x3:abc,", NETSTRING_EDIGIT},   /* not a digit */
-        {"-1:a,", NETSTRING_EDIGIT},     /* sign */
-        {" 3:abc,", NETSTRING_EDIGIT},   /* leading space */
-        {"03:abc,", NETSTRING_EDIGIT},   /* leading zero */
-        {"00:,", NETSTRING_EDIGIT},      /* leading zero */
-        {"3;abc,", NETSTRING_ECOLON},    /* wrong separator */
-        {"3 :abc,", NETSTRING_ECOLON},   /* space before colon */
-        {"3:abcd", NETSTRING_ECOMMA},    /* longer than announced */
-        {"3:a,,x", NETSTRING_ECOMMA},    /* shorter than announced: "a," then junk */
-        {"3:abc;", NETSTRING_ECOMMA},    /* wrong terminator */
-        {"3:abc\n", NETSTRING_ECOMMA},   /* newline terminator */
+        {":abc,", NETSTRING_EDIGIT},   /* no length */
+        {"x3:abc,", NETSTRING_EDIGIT}, /* not a digit */
+        {"-1:a,", NETSTRING_EDIGIT},   /* sign */
+        {" 3:abc,", NETSTRING_EDIGIT}, /* leading space */
+        {"03:abc,", NETSTRING_EDIGIT}, /* leading zero */
+        {"00:,", NETSTRING_EDIGIT},    /* leading zero */
+        {"3;abc,", NETSTRING_ECOLON},  /* wrong separator */
+        {"3 :abc,", NETSTRING_ECOLON}, /* space before colon */
+        {"3:abcd", NETSTRING_ECOMMA},  /* longer than announced */
+        {"3:a,,x", NETSTRING_ECOMMA},  /* shorter than announced: "a," then junk */
+        {"3:abc;", NETSTRING_ECOMMA},  /* wrong terminator */
+        {"3:abc\n", NETSTRING_ECOMMA}, /* newline terminator */
     };
     struct netstring_view v;
     size_t i;

@@ -1,0 +1,77 @@
+/* sendmail_access: Sendmail access-map STARTTLS rules (see sendmail_access.c). */
+#ifndef POSTSEAL_SENDMAIL_ACCESS_H
+#define POSTSEAL_SENDMAIL_ACCESS_H
+
+#include <stddef.h>
+
+#include "cfg.h"
+
+#define SMA_MAX_LINE 1024 /* longest accepted access-file line, in bytes */
+#define SMA_MAX_BITS 4096 /* largest accepted key size in VERIFY:bits / ENCR:bits */
+
+#define SMA_TAG_CLT 0  /* TLS_Clt: the SMTP client of our server */
+#define SMA_TAG_SRV 1  /* TLS_Srv: the next-hop server we deliver to */
+#define SMA_TAG_RCPT 2 /* TLS_Rcpt: the next-hop server, per recipient */
+
+#define SMA_CODE_DEFAULT 0 /* no prefix: Sendmail 454 4.7.0 */
+#define SMA_CODE_TEMP 1    /* TEMP+: Sendmail 403 4.7.0 */
+#define SMA_CODE_PERM 2    /* PERM+: Sendmail 503 5.7.0 */
+
+#define SMA_REQ_NONE 0   /* any other value, e.g. OK: no requirement */
+#define SMA_REQ_VERIFY 1 /* VERIFY or VERIFY:bits */
+#define SMA_REQ_ENCR 2   /* ENCR:bits */
+
+struct sma_entry {
+    int tag;
+    char *key;   /* lower-cased, after the tag; "" for the bare tag (default) */
+    char *value; /* the right-hand side as written */
+    int line;
+    int code;                /* SMA_CODE_* */
+    int req;                 /* SMA_REQ_* */
+    int bits;                /* minimum strength, 0 when not given */
+    int cn;                  /* CN: the certificate must name the peer's host name */
+    char *cn_name;           /* CN:name, else NULL */
+    const char *unsupported; /* why postseal cannot enforce this entry, else NULL */
+};
+
+struct sma_map {
+    char *path;
+    struct sma_entry *entries; /* file order; TLS entries only */
+    size_t count;
+    int other_lines; /* non-TLS entries (Connect:, From:, CA tags ...), ignored */
+};
+
+/* Reads a makemap input file.  Every syntax error is reported as FILE:LINE and
+ * counted in diag.  An entry postseal cannot enforce (CS:, CI:, CITag:, per-user
+ * TLS_Rcpt:) is an error too, unless unsupported_warn is set: then it is logged
+ * as a warning per line, kept with its reason and never matched.  Returns NULL
+ * when the file cannot be read or has errors. */
+struct sma_map *sma_load(const char *path, struct cfg_diag *diag, int unsupported_warn);
+void sma_free(struct sma_map *map);
+
+/* Sendmail's lookup order: host name and its parent domains, then the address and
+ * its shorter prefixes (IPv4), then the bare tag.  host or addr may be NULL/"".
+ * For SMA_TAG_RCPT host is the recipient domain.  Returns NULL when nothing
+ * matches (Sendmail then accepts).  Unsupported entries never match. */
+const struct sma_entry *sma_find(const struct sma_map *map, int tag, const char *host,
+                                 const char *addr);
+
+/* What a peer showed in its TLS session. */
+struct sma_peer {
+    int keysize;         /* negotiated cipher bits, 0 for plaintext */
+    int verified;        /* certificate verified against our trust anchors */
+    const char *cert_cn; /* certificate CN (verified certificates only), or NULL */
+    const char *host;    /* peer host name, for CN without a name */
+};
+
+/* Checks one entry against a peer.  Returns 0 when it passes, else 1 and writes
+ * Sendmail's refusal text ("encryption too weak 40 less than 112", ...) into why. */
+int sma_check(const struct sma_entry *e, const struct sma_peer *peer, char *why, size_t size);
+
+/* The SMTP reply (code and enhanced status) Postfix should give for a refused
+ * entry: no prefix "454 4.7.0" ("554 5.7.0" with tls_perm_err), TEMP+ "450 4.7.0",
+ * PERM+ "550 5.7.0".  Returns a static string. */
+const char *sma_reply_code(const struct sma_entry *e, int tls_perm_err);
+const char *sma_tag_name(int tag);
+
+#endif
