@@ -1,0 +1,84 @@
+/*
+ * fuzz_sendmail_access: libFuzzer target for the Sendmail access-map reader
+ * (lib/sendmail_access), the second configuration format postseal loads.
+ *
+ * The input is loaded twice (unsupported entries as errors, then as warnings)
+ * through a memfd.  Every loaded entry is looked up by its own key for its tag
+ * (it must be found: the lookup must agree with the loader) and checked against
+ * a plaintext, a weak and a strong verified peer; the refusal text must be a
+ * terminated string within the buffer.  Findings: sanitizer reports, leaks,
+ * aborts on broken invariants.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sendmail_access.h"
+
+static int fuzz_fd = -1;
+static char fuzz_path[64];
+
+static void fuzz_map(const struct sma_map *map)
+{
+    static const struct sma_peer peers[] = {
+        {0, 0, NULL, "mx.example.com"},
+        {40, 0, NULL, "mx.example.com"},
+        {256, 1, "mx.example.com", "mx.example.com"},
+        {128, 1, "other.example.net", NULL},
+    };
+    static const char *const hosts[] = {"mx.example.com", "example.com", "", NULL};
+    static const char *const addrs[] = {"192.0.2.7", "10.1.2.3", "2001:db8::1", "", NULL};
+    size_t i, p, h, a;
+    int tag;
+
+    for (i = 0; i < map->count; i++) {
+        const struct sma_entry *e = &map->entries[i];
+        char why[256];
+
+        if (e->line < 1 || e->tag < SMA_TAG_CLT || e->tag > SMA_TAG_RCPT)
+            abort();
+        for (p = 0; p < sizeof(peers) / sizeof(peers[0]); p++) {
+            memset(why, 'x', sizeof(why));
+            if (sma_check(e, &peers[p], why, sizeof(why)) != 0 &&
+                memchr(why, 0, sizeof(why)) == NULL)
+                abort();
+        }
+        (void)sma_reply_code(e, 0);
+        (void)sma_reply_code(e, 1);
+        if (e->unsupported == NULL && sma_find(map, e->tag, e->key, NULL) == NULL &&
+            sma_find(map, e->tag, NULL, e->key) == NULL)
+            abort(); /* an entry the loader kept is not found by its own key */
+    }
+    for (tag = SMA_TAG_CLT; tag <= SMA_TAG_RCPT; tag++)
+        for (h = 0; h < sizeof(hosts) / sizeof(hosts[0]); h++)
+            for (a = 0; a < sizeof(addrs) / sizeof(addrs[0]); a++)
+                (void)sma_find(map, tag, hosts[h], addrs[a]);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    int warn;
+
+    if (fuzz_fd < 0) {
+        log_open("fuzz_sendmail_access", LOG_TO_STDERR, 0);
+        if ((fuzz_fd = memfd_create("fuzz_sma", 0)) < 0)
+            abort();
+        snprintf(fuzz_path, sizeof(fuzz_path), "/proc/self/fd/%d", fuzz_fd);
+    }
+    if (ftruncate(fuzz_fd, 0) < 0 || pwrite(fuzz_fd, data, size, 0) != (ssize_t)size)
+        abort();
+    for (warn = 0; warn <= 1; warn++) {
+        struct cfg_diag diag = {0};
+        struct sma_map *map = sma_load(fuzz_path, &diag, warn);
+
+        if (map != NULL) {
+            fuzz_map(map);
+            sma_free(map);
+        }
+    }
+    return 0;
+}
