@@ -64,6 +64,6 @@ void ferr_set(struct ferr *err, int code, const char *fmt, ...)
     if (ferr_has_status(buf) || err->code == FERR_OK)
         snprintf(err->text, sizeof(err->text), "%s", buf);
     else
-        snprintf(err->text, sizeof(err->text), "%s %s", err->code == FERR_PERM ? "5.3.0" : "4.3.0",
-                 buf);
+        snprintf(err->text, sizeof(err->text), "%s %.505s",
+                 err->code == FERR_PERM ? "5.3.0" : "4.3.0", buf);
 }
