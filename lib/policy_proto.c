@@ -1,0 +1,287 @@
+/*
+ * policy_proto: the Postfix SMTPD policy delegation protocol, server side.
+ *
+ * A request is a series of "name=value\n" lines ended by an empty line; the
+ * answer is "action=...\n\n".  Each line is split at the FIRST '=' (values may
+ * contain '='), a trailing "\r" is tolerated, unknown names are ignored so the
+ * protocol can grow.  Numbers are strict decimal (no sign, no trailing junk);
+ * ccert_subject / ccert_issuer are xtext-decoded (Postfix sends the CN only,
+ * space as "+20").
+ *
+ * Limits (each an error, never a truncation): PROTO_LINE_MAX bytes per line,
+ * PROTO_REQUEST_MAX bytes per request, PROTO_ATTR_MAX lines per request.
+ * Malformed: a line without '=', an empty name, a control character in a name,
+ * a NUL byte anywhere, a known attribute given twice, a bad number or a bad
+ * xtext escape, an empty request.  The scanner and the parser only report
+ * (-1 and a message naming the line or attribute); the caller decides, and the
+ * daemons drop that connection.  No allocation: the request is parsed in place.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy_proto.h"
+
+/* Sorted by name: the order of enum proto_attr. */
+static const char *const proto_names[PA_COUNT] = {
+    "ccert_fingerprint",
+    "ccert_issuer",
+    "ccert_pubkey_fingerprint",
+    "ccert_subject",
+    "client_address",
+    "client_name",
+    "client_port",
+    "encryption_cipher",
+    "encryption_keysize",
+    "encryption_protocol",
+    "helo_name",
+    "instance",
+    "protocol_name",
+    "protocol_state",
+    "queue_id",
+    "recipient",
+    "recipient_count",
+    "request",
+    "reverse_client_name",
+    "sasl_method",
+    "sasl_sender",
+    "sasl_username",
+    "sender",
+    "server_address",
+    "server_port",
+    "size",
+};
+
+const char *proto_attr_name(enum proto_attr a)
+{
+    return (a >= 0 && a < PA_COUNT) ? proto_names[a] : "?";
+}
+
+static int proto_lookup(const char *name)
+{
+    int lo = 0;
+    int hi = PA_COUNT - 1;
+
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        int c = strcmp(name, proto_names[mid]);
+
+        if (c == 0)
+            return mid;
+        if (c < 0)
+            hi = mid - 1;
+        else
+            lo = mid + 1;
+    }
+    return -1;
+}
+
+void proto_scan_reset(struct proto_scan *st)
+{
+    st->pos = 0;
+    st->line_start = 0;
+    st->lines = 0;
+}
+
+ssize_t proto_scan(struct proto_scan *st, const char *data, size_t len, char *err, size_t errlen)
+{
+    while (st->pos < len) {
+        const char *nl = memchr(data + st->pos, '\n', len - st->pos);
+        size_t end;
+        size_t linelen;
+
+        if (nl == NULL) {
+            st->pos = len;
+            break;
+        }
+        end = (size_t)(nl - data);
+        linelen = end - st->line_start;
+        if (linelen > 0 && data[end - 1] == '\r')
+            linelen--;
+        if (linelen > PROTO_LINE_MAX) {
+            snprintf(err, errlen, "line %zu longer than %d bytes", st->lines + 1, PROTO_LINE_MAX);
+            return -1;
+        }
+        if (end + 1 > PROTO_REQUEST_MAX) {
+            snprintf(err, errlen, "request larger than %d bytes", PROTO_REQUEST_MAX);
+            return -1;
+        }
+        st->pos = end + 1;
+        st->line_start = end + 1;
+        if (linelen == 0) {
+            if (st->lines == 0) {
+                snprintf(err, errlen, "empty request (empty line without attributes)");
+                return -1;
+            }
+            return (ssize_t)(end + 1);
+        }
+        if (++st->lines > PROTO_ATTR_MAX) {
+            snprintf(err, errlen, "more than %d attributes in one request", PROTO_ATTR_MAX);
+            return -1;
+        }
+    }
+    /* No end yet: check what is pending against the limits now, so an endless
+     * line or request is refused as soon as it crosses the bound. */
+    if (len - st->line_start > PROTO_LINE_MAX + 1) {
+        snprintf(err, errlen, "line %zu longer than %d bytes", st->lines + 1, PROTO_LINE_MAX);
+        return -1;
+    }
+    if (len > PROTO_REQUEST_MAX) {
+        snprintf(err, errlen, "request larger than %d bytes", PROTO_REQUEST_MAX);
+        return -1;
+    }
+    return 0;
+}
+
+static int proto_xdigit(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+int proto_xtext_decode(char *s)
+{
+    char *w = s;
+
+    for (; *s; s++) {
+        if (*s == '+') {
+            int hi = proto_xdigit((unsigned char)s[1]);
+            int lo = hi < 0 ? -1 : proto_xdigit((unsigned char)s[2]);
+
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+                return -1;
+            *w++ = (char)(hi * 16 + lo);
+            s += 2;
+        } else {
+            *w++ = *s;
+        }
+    }
+    *w = 0;
+    return 0;
+}
+
+/* Strict decimal: digits only, at most 18 of them; "" means absent (-1). */
+static int proto_number(const char *v, long *out)
+{
+    size_t n = strlen(v);
+    long x = 0;
+    size_t i;
+
+    if (n == 0) {
+        *out = -1;
+        return 0;
+    }
+    if (n > 18)
+        return -1;
+    for (i = 0; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return -1;
+        x = x * 10 + (v[i] - '0');
+    }
+    *out = x;
+    return 0;
+}
+
+int proto_parse(char *data, size_t n, struct proto_req *req, char *err, size_t errlen)
+{
+    static const enum proto_attr numeric[] = {PA_ENCRYPTION_KEYSIZE, PA_CLIENT_PORT,
+                                              PA_RECIPIENT_COUNT, PA_SIZE};
+    long *numval[] = {&req->encryption_keysize, &req->client_port, &req->recipient_count,
+                      &req->size};
+    char *p = data;
+    char *end = data + n;
+    int line = 0;
+    size_t i;
+
+    memset(req->attr, 0, sizeof(req->attr));
+    req->nattrs = 0;
+    if (memchr(data, 0, n) != NULL) {
+        snprintf(err, errlen, "NUL byte in request");
+        return -1;
+    }
+    while (p < end) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        char *eq;
+        char *c;
+        int a;
+
+        if (nl == NULL) /* cannot happen for a scanned request */
+            nl = end;
+        *nl = 0;
+        if (nl > p && nl[-1] == '\r')
+            nl[-1] = 0;
+        line++;
+        if (*p == 0)
+            break; /* the final empty line */
+        if ((eq = strchr(p, '=')) == NULL) {
+            snprintf(err, errlen, "line %d: no '=' in \"%.60s\"", line, p);
+            return -1;
+        }
+        if (eq == p) {
+            snprintf(err, errlen, "line %d: empty attribute name", line);
+            return -1;
+        }
+        *eq = 0;
+        for (c = p; *c; c++) {
+            if ((unsigned char)*c <= ' ' || *c == 0x7f) {
+                snprintf(err, errlen, "line %d: control character or space in attribute name",
+                         line);
+                return -1;
+            }
+        }
+        req->nattrs++;
+        if ((a = proto_lookup(p)) >= 0) {
+            if (req->attr[a] != NULL) {
+                snprintf(err, errlen, "attribute %s: given twice", p);
+                return -1;
+            }
+            req->attr[a] = eq + 1;
+        }
+        p = nl + 1;
+    }
+    if (req->nattrs == 0) {
+        snprintf(err, errlen, "empty request (empty line without attributes)");
+        return -1;
+    }
+    for (i = 0; i < sizeof(numeric) / sizeof(numeric[0]); i++) {
+        const char *v = req->attr[numeric[i]];
+
+        *numval[i] = -1;
+        if (v != NULL && proto_number(v, numval[i]) < 0) {
+            snprintf(err, errlen, "attribute %s: \"%.40s\" is not a number",
+                     proto_names[numeric[i]], v);
+            return -1;
+        }
+    }
+    if (req->attr[PA_CCERT_SUBJECT] &&
+        proto_xtext_decode((char *)req->attr[PA_CCERT_SUBJECT]) < 0) {
+        snprintf(err, errlen, "attribute ccert_subject: bad xtext escape");
+        return -1;
+    }
+    if (req->attr[PA_CCERT_ISSUER] && proto_xtext_decode((char *)req->attr[PA_CCERT_ISSUER]) < 0) {
+        snprintf(err, errlen, "attribute ccert_issuer: bad xtext escape");
+        return -1;
+    }
+    return 0;
+}
+
+int proto_answer(struct buf *out, const char *action)
+{
+    if (strchr(action, '\n') != NULL) {
+        errno = EINVAL;
+        return -1;
+    }
+    /* all or nothing: never leave half an answer in the output */
+    if (buf_reserve(out, strlen(action) + 9) < 0)
+        return -1;
+    buf_puts(out, "action=");
+    buf_puts(out, action);
+    buf_puts(out, "\n\n");
+    return 0;
+}
