@@ -242,8 +242,8 @@ daemon_alive() {
     [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
 }
 
-# policyd_start INI [unix|inet] [EXTRA ARGS...]: starts postseal-policyd on
-# INI listening on $E2E_DIR/policyd.sock (unix, the default) or
+# policyd_start INI [unix|inet] [EXTRA ARGS...]: starts postseal-policyd -f -v
+# (foreground, every decision logged) on INI listening on $E2E_DIR/policyd.sock (unix, the default) or
 # 127.0.0.1:PS_PORT_BASE+10 (inet).  Sets POLICYD_LISTEN to the endpoint in
 # Postfix syntax (unix:/path or inet:127.0.0.1:port) for pf_policy.
 policyd_start() {
@@ -255,12 +255,12 @@ policyd_start() {
         rm -f "$E2E_DIR/policyd.sock"
         POLICYD_LISTEN=unix:$E2E_DIR/policyd.sock
         daemon_start policyd "$POLICYD_LISTEN" \
-            "$POSTSEAL_POLICYD" -c "$ini" --listen "$POLICYD_LISTEN" "$@"
+            "$POSTSEAL_POLICYD" -f -v -c "$ini" --listen "$POLICYD_LISTEN" "$@"
         ;;
     inet)
         POLICYD_LISTEN=inet:127.0.0.1:$((E2E_BASE + 10))
         daemon_start policyd "inet:$((E2E_BASE + 10))" \
-            "$POSTSEAL_POLICYD" -c "$ini" --listen "$POLICYD_LISTEN" "$@"
+            "$POSTSEAL_POLICYD" -f -v -c "$ini" --listen "$POLICYD_LISTEN" "$@"
         ;;
     *) e2e_die "policyd_start: unix or inet, not '$kind'" ;;
     esac
