@@ -447,3 +447,48 @@ const char *sma_reply_code(const struct sma_entry *e, int tls_perm_err)
     }
     return tls_perm_err ? "554 5.7.0" : "454 4.7.0";
 }
+
+int sma_conf_load(const struct cfg *cfg, struct cfg_diag *diag, struct sma_conf *out)
+{
+    static const char *const modes[] = {"error", "warn", NULL};
+    const struct cfg_entry *file = NULL;
+    struct cfg_diag sub = {0};
+    int errors = diag->errors;
+    size_t i;
+
+    memset(out, 0, sizeof(*out));
+    for (i = 0; i < cfg->count; i++) {
+        const struct cfg_entry *e = &cfg->entries[i];
+
+        if (!cfg_section_is(e->section, "sendmail"))
+            continue;
+        if (strcmp(e->section, "sendmail") != 0) {
+            cfg_error(diag, e->line, "[%s]: the sendmail section takes no name", e->section);
+        } else if (strcmp(e->key, "access_file") == 0) {
+            if (file != NULL)
+                cfg_error(diag, e->line, "access_file: given twice (first at line %d)", file->line);
+            else if (e->value[0] != 0 && e->value[0] != '/')
+                cfg_error(diag, e->line, "access_file: \"%s\" is not an absolute path", e->value);
+            file = e;
+        } else if (strcmp(e->key, "unsupported") == 0) {
+            cfg_enum(diag, e, modes, &out->unsupported_warn);
+        } else if (strcmp(e->key, "tls_perm_err") == 0) {
+            cfg_bool(diag, e, &out->tls_perm_err);
+        } else {
+            cfg_error(diag, e->line,
+                      "[sendmail]: unknown key \"%s\" (access_file, unsupported, tls_perm_err)",
+                      e->key);
+        }
+    }
+    if (diag->errors > errors || file == NULL || file->value[0] == 0)
+        return diag->errors > errors ? -1 : 0;
+    out->map = sma_load(file->value, &sub, out->unsupported_warn);
+    diag->errors += sub.errors;
+    return out->map == NULL ? -1 : 0;
+}
+
+void sma_conf_free(struct sma_conf *conf)
+{
+    sma_free(conf->map);
+    conf->map = NULL;
+}

@@ -74,4 +74,19 @@ int sma_check(const struct sma_entry *e, const struct sma_peer *peer, char *why,
 const char *sma_reply_code(const struct sma_entry *e, int tls_perm_err);
 const char *sma_tag_name(int tag);
 
+/* The [sendmail] section of the ini, shared by postseal-policyd and
+ * postseal-tlspolicyd:
+ *     access_file = /etc/mail/access    (empty or absent: no Sendmail rules)
+ *     unsupported = error | warn        (entries postseal cannot enforce)
+ *     tls_perm_err = no | yes           (Sendmail's TLS_PERM_ERR: 5xx without prefix)
+ * Errors are reported with the ini's FILE:LINE, or the access file's. */
+struct sma_conf {
+    struct sma_map *map; /* NULL when no access_file is configured */
+    int tls_perm_err;
+    int unsupported_warn;
+};
+
+int sma_conf_load(const struct cfg *cfg, struct cfg_diag *diag, struct sma_conf *out);
+void sma_conf_free(struct sma_conf *conf);
+
 #endif

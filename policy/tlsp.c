@@ -1,0 +1,759 @@
+/*
+ * tlsp: the decisions of postseal-tlspolicyd.  Given the next-hop key Postfix looks
+ * up in smtp_tls_policy_maps, answer a well-formed Postfix TLS policy; given a
+ * transport_maps key, answer "error:5.7.1 ..." for destinations the operator wants
+ * bounced instead of deferred.
+ *
+ * Sources, first match wins:
+ *   1. [tlspolicy DEST] sections (DEST is the section name, or its "destination"
+ *      list): the exact key, then for a bare domain its parents as ".parent";
+ *   2. the Sendmail access file of [sendmail]: TLS_Srv: entries by the next hop's
+ *      host name (brackets and port stripped), parents, address, address prefixes,
+ *      bare tag; and TLS_Rcpt: entries by the recipient domain (bare-domain keys
+ *      only).  When both match, both requirements are combined;
+ *   3. [tlspolicy] default (a level, or "notfound" to leave it to main.cf).
+ *
+ * Minimum key bits -> Postfix attributes (documented in postseal-tlspolicyd.8):
+ *   0        no cipher attribute (main.cf smtp_tls_mandatory_ciphers applies)
+ *   1..112   ciphers=medium   (weakest MEDIUM cipher is 3DES, 112 bits)
+ *   113..128 ciphers=high exclude=3DES
+ *   129..256 ciphers=high exclude=3DES:AES128:CAMELLIA128:ARIA128 and
+ *            protocols capped at TLS 1.2, because Postfix's cipher settings do not
+ *            reach the TLS 1.3 suites and TLS_AES_128_GCM_SHA256 has 128 bits.
+ * Protocol and cipher attributes are only given at mandatory levels (encrypt and
+ * up): at "may" and "dane", a failed handshake makes Postfix retry in cleartext.
+ *
+ * Limits: keys longer than TLSP_MAX_KEY or with bytes outside printable ASCII get
+ * PERM; an answer that would not fit TLSP_MAX_ANSWER gets TEMP.  Contradictory
+ * Sendmail requirements (two different certificate names) get TEMP, so Postfix
+ * defers rather than sends under a weaker policy.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cfg.h"
+#include "log.h"
+#include "sendmail_access.h"
+#include "tlsp.h"
+
+#define L_NONE 0
+#define L_MAY 1
+#define L_DANE 2
+#define L_ENCRYPT 3
+#define L_DANE_ONLY 4
+#define L_FINGERPRINT 5
+#define L_VERIFY 6
+#define L_SECURE 7
+#define L_NOTFOUND 8 /* [tlspolicy] default only */
+
+static const char *const tlsp_levels[] = {"none",      "may",         "dane",   "encrypt",
+                                          "dane-only", "fingerprint", "verify", "secure",
+                                          "notfound",  NULL};
+static const char *const tlsp_protos[] = {"TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3", NULL};
+
+#define SRC_MAX 512
+#define FP_LEN 95 /* SHA-256 as 32 colon-separated hex pairs */
+
+struct tlsp_rule {
+    char *label;  /* section name after "tlspolicy " */
+    char **dests; /* lower-cased lookup keys */
+    size_t ndests;
+    char source[SRC_MAX];
+    int line;
+    int level; /* -1 until given */
+    char *match;
+    char *tafile;
+    int min_bits;  /* -1: [tlspolicy] min_cipher_bits */
+    int min_proto; /* -1: [tlspolicy] min_protocol */
+    int bounce;
+    char *bounce_text;
+};
+
+struct tlsp_conf {
+    char *listen;
+    char *policy_name;
+    char *transport_name;
+    int def_level;
+    char def_source[SRC_MAX];
+    int min_bits;
+    int min_proto;
+    struct tlsp_rule *rules;
+    size_t nrules;
+    struct sma_conf sm;
+};
+
+/* A decision before it is written as a Postfix policy. */
+struct tlsp_want {
+    int level;
+    int bits;
+    int proto;
+    const char *match;
+    const char *tafile;
+};
+
+static char *xstrdup(const char *s)
+{
+    char *p = strdup(s);
+
+    if (p == NULL)
+        log_fatalx(1, "out of memory");
+    return p;
+}
+
+static void lower(char *s)
+{
+    for (; *s; s++)
+        *s = (char)tolower((unsigned char)*s);
+}
+
+static void tlsp_rule_free(struct tlsp_rule *r)
+{
+    size_t i;
+
+    for (i = 0; i < r->ndests; i++)
+        free(r->dests[i]);
+    free(r->dests);
+    free(r->label);
+    free(r->match);
+    free(r->tafile);
+    free(r->bounce_text);
+}
+
+void tlsp_free(struct tlsp_conf *conf)
+{
+    size_t i;
+
+    if (conf == NULL)
+        return;
+    for (i = 0; i < conf->nrules; i++)
+        tlsp_rule_free(&conf->rules[i]);
+    free(conf->rules);
+    free(conf->listen);
+    free(conf->policy_name);
+    free(conf->transport_name);
+    sma_conf_free(&conf->sm);
+    free(conf);
+}
+
+const char *tlsp_listen(const struct tlsp_conf *conf)
+{
+    return conf->listen;
+}
+
+const char *tlsp_policy_name(const struct tlsp_conf *conf)
+{
+    return conf->policy_name;
+}
+
+const char *tlsp_transport_name(const struct tlsp_conf *conf)
+{
+    return conf->transport_name;
+}
+
+/* Characters a destination key, a match pattern or a path may hold: no white
+ * space, comma or control characters (they would split the Postfix answer). */
+static int tlsp_word_ok(const char *s, const char *extra)
+{
+    if (*s == 0)
+        return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && strchr(extra, *s) == NULL)
+            return 0;
+    return 1;
+}
+
+struct tlsp_listarg {
+    struct cfg_diag *diag;
+    const struct cfg_entry *e;
+    struct tlsp_rule *r;
+    char buf[TLSP_MAX_ANSWER / 2];
+    int fingerprint;
+};
+
+static int tlsp_add_dest(const char *item, size_t len, void *arg)
+{
+    struct tlsp_listarg *a = arg;
+    struct tlsp_rule *r = a->r;
+    char *d = strndup(item, len);
+    char **v;
+
+    if (d == NULL)
+        log_fatalx(1, "out of memory");
+    lower(d);
+    if (len >= TLSP_MAX_KEY || !tlsp_word_ok(d, ".-_[]:")) {
+        cfg_error(a->diag, a->e->line, "%s: \"%s\" is not a next-hop destination", a->e->key, d);
+        free(d);
+        return 0;
+    }
+    if ((v = realloc(r->dests, (r->ndests + 1) * sizeof(*v))) == NULL)
+        log_fatalx(1, "out of memory");
+    r->dests = v;
+    r->dests[r->ndests++] = d;
+    return 0;
+}
+
+/* One fingerprint: 64 hex digits, colons optional -> "AB:CD:..." uppercase. */
+static int tlsp_fingerprint(const char *s, size_t len, char *out)
+{
+    size_t i;
+    int n = 0;
+
+    for (i = 0; i < len; i++) {
+        if (s[i] == ':')
+            continue;
+        if (!isxdigit((unsigned char)s[i]) || n == 64)
+            return -1;
+        if (n > 0 && n % 2 == 0)
+            *out++ = ':';
+        *out++ = (char)toupper((unsigned char)s[i]);
+        n++;
+    }
+    *out = 0;
+    return n == 64 ? 0 : -1;
+}
+
+static int tlsp_match_append(struct tlsp_listarg *a, const char *one)
+{
+    size_t used = strlen(a->buf);
+
+    if (used + strlen(one) + 2 >= sizeof(a->buf)) {
+        cfg_error(a->diag, a->e->line, "match: too many values");
+        return 1;
+    }
+    if (used > 0)
+        strcat(a->buf, a->fingerprint ? "|" : ":");
+    strcat(a->buf, one);
+    return 0;
+}
+
+/* One match item: a fingerprint, or host names/strategies (the Postfix policy
+ * table's ':' separator is accepted too). */
+static int tlsp_add_match(const char *item, size_t len, void *arg)
+{
+    struct tlsp_listarg *a = arg;
+    char one[FP_LEN + 1];
+    char name[256];
+    char *p, *q;
+
+    if (a->fingerprint) {
+        if (tlsp_fingerprint(item, len, one) < 0) {
+            cfg_error(a->diag, a->e->line,
+                      "match: \"%.*s\" is not a SHA-256 fingerprint (64 hex digits, colons "
+                      "optional)",
+                      (int)len, item);
+            return 0;
+        }
+        return tlsp_match_append(a, one);
+    }
+    if (len >= sizeof(name)) {
+        cfg_error(a->diag, a->e->line, "match: \"%.*s\" is too long", (int)len, item);
+        return 0;
+    }
+    memcpy(name, item, len);
+    name[len] = 0;
+    lower(name);
+    for (p = name; p != NULL; p = q) {
+        if ((q = strchr(p, ':')) != NULL)
+            *q++ = 0;
+        if (*p == 0)
+            continue;
+        if (!tlsp_word_ok(p, ".-_*")) {
+            cfg_error(a->diag, a->e->line,
+                      "match: \"%s\" is not a host name, .domain or strategy (hostname, "
+                      "nexthop, dot-nexthop)",
+                      p);
+            continue;
+        }
+        if (tlsp_match_append(a, p))
+            return 1;
+    }
+    return 0;
+}
+
+static struct tlsp_rule *tlsp_rule_for(struct tlsp_conf *conf, const char *section,
+                                       const struct cfg_entry *e, const char *ini)
+{
+    struct tlsp_rule *r;
+    size_t i;
+
+    for (i = 0; i < conf->nrules; i++)
+        if (strcmp(conf->rules[i].label, section) == 0)
+            return &conf->rules[i];
+    if ((r = realloc(conf->rules, (conf->nrules + 1) * sizeof(*r))) == NULL)
+        log_fatalx(1, "out of memory");
+    conf->rules = r;
+    r = &conf->rules[conf->nrules++];
+    memset(r, 0, sizeof(*r));
+    r->label = xstrdup(section);
+    r->level = -1;
+    r->min_bits = -1;
+    r->min_proto = -1;
+    r->line = e->line;
+    snprintf(r->source, sizeof(r->source), "%s:%d", ini, e->line);
+    return r;
+}
+
+static int tlsp_dup(struct cfg_diag *diag, const struct cfg_entry *e, int seen)
+{
+    if (seen)
+        cfg_error(diag, e->line, "%s: given twice in this section", e->key);
+    return seen;
+}
+
+static void tlsp_rule_entry(struct tlsp_conf *conf, struct tlsp_rule *r, const struct cfg_entry *e,
+                            struct cfg_diag *diag, const struct cfg_entry **match_e)
+{
+    long v;
+
+    if (strcmp(e->key, "destination") == 0) {
+        struct tlsp_listarg a = {.diag = diag, .e = e, .r = r};
+
+        cfg_list(e->value, tlsp_add_dest, &a);
+    } else if (strcmp(e->key, "level") == 0) {
+        if (!tlsp_dup(diag, e, r->level >= 0) && cfg_enum(diag, e, tlsp_levels, &r->level) == 0 &&
+            r->level == L_NOTFOUND) {
+            cfg_error(diag, e->line, "level: notfound is for the [tlspolicy] default only");
+            r->level = L_MAY;
+        }
+    } else if (strcmp(e->key, "match") == 0) {
+        if (!tlsp_dup(diag, e, *match_e != NULL))
+            *match_e = e;
+    } else if (strcmp(e->key, "tafile") == 0) {
+        if (tlsp_dup(diag, e, r->tafile != NULL))
+            return;
+        if (e->value[0] != '/' || !tlsp_word_ok(e->value, "/._-+"))
+            cfg_error(diag, e->line, "tafile: \"%s\" is not an absolute path without spaces",
+                      e->value);
+        r->tafile = xstrdup(e->value);
+    } else if (strcmp(e->key, "min_cipher_bits") == 0) {
+        if (!tlsp_dup(diag, e, r->min_bits >= 0) && cfg_uint(diag, e, 0, 256, &v) == 0)
+            r->min_bits = (int)v;
+    } else if (strcmp(e->key, "min_protocol") == 0) {
+        if (!tlsp_dup(diag, e, r->min_proto >= 0))
+            cfg_enum(diag, e, tlsp_protos, &r->min_proto);
+    } else if (strcmp(e->key, "bounce") == 0) {
+        cfg_bool(diag, e, &r->bounce);
+    } else if (strcmp(e->key, "bounce_text") == 0) {
+        const char *p;
+
+        if (tlsp_dup(diag, e, r->bounce_text != NULL))
+            return;
+        for (p = e->value; *p; p++)
+            if (!isprint((unsigned char)*p))
+                break;
+        if (*p || strlen(e->value) > 200 || e->value[0] == 0)
+            cfg_error(diag, e->line, "bounce_text: 1 to 200 printable characters");
+        r->bounce_text = xstrdup(e->value);
+    } else {
+        cfg_error(diag, e->line,
+                  "[tlspolicy %s]: unknown key \"%s\" (destination, level, match, tafile, "
+                  "min_cipher_bits, min_protocol, bounce, bounce_text)",
+                  r->label, e->key);
+    }
+    (void)conf;
+}
+
+/* Cross-checks of one [tlspolicy DEST] section after all its entries. */
+static void tlsp_rule_check(struct tlsp_conf *conf, struct tlsp_rule *r, struct cfg_diag *diag,
+                            const struct cfg_entry *match_e)
+{
+    int bits = r->min_bits >= 0 ? r->min_bits : conf->min_bits;
+    int proto = r->min_proto >= 0 ? r->min_proto : conf->min_proto;
+
+    if (r->ndests == 0) {
+        struct cfg_entry fake = {.key = "section name", .line = r->line};
+        struct tlsp_listarg a = {.diag = diag, .e = &fake, .r = r};
+
+        tlsp_add_dest(r->label, strlen(r->label), &a);
+    }
+    if (r->level < 0) {
+        if (!r->bounce)
+            cfg_error(diag, r->line,
+                      "[tlspolicy %s]: no level (none, may, dane, encrypt, "
+                      "dane-only, fingerprint, verify, secure)",
+                      r->label);
+        r->level = conf->def_level == L_NOTFOUND ? L_SECURE : conf->def_level;
+    }
+    if (match_e != NULL) {
+        struct tlsp_listarg a = {.diag = diag, .e = match_e, .r = r};
+
+        if (r->level != L_FINGERPRINT && r->level != L_VERIFY && r->level != L_SECURE) {
+            cfg_error(diag, match_e->line, "match: only for level fingerprint, verify or secure");
+            return;
+        }
+        a.fingerprint = r->level == L_FINGERPRINT;
+        cfg_list(match_e->value, tlsp_add_match, &a);
+        r->match = xstrdup(a.buf);
+    } else if (r->level == L_FINGERPRINT) {
+        cfg_error(diag, r->line, "[tlspolicy %s]: level fingerprint needs match = SHA256-FP",
+                  r->label);
+    }
+    if (r->tafile && r->level != L_VERIFY && r->level != L_SECURE)
+        cfg_error(diag, r->line, "[tlspolicy %s]: tafile is only for level verify or secure",
+                  r->label);
+    if (bits > 128 && proto == 3)
+        cfg_error(diag, r->line,
+                  "[tlspolicy %s]: min_cipher_bits %d needs TLS 1.2 (Postfix cannot exclude the "
+                  "128-bit TLS 1.3 suite per destination), but min_protocol is TLSv1.3",
+                  r->label, bits);
+    if (r->bounce_text && !r->bounce)
+        cfg_error(diag, r->line, "[tlspolicy %s]: bounce_text without bounce = yes", r->label);
+}
+
+static void tlsp_main_entry(struct tlsp_conf *conf, const struct cfg_entry *e,
+                            struct cfg_diag *diag, const char *ini)
+{
+    long v;
+
+    if (strcmp(e->key, "listen") == 0) {
+        free(conf->listen);
+        conf->listen = xstrdup(e->value);
+    } else if (strcmp(e->key, "policy_map") == 0 || strcmp(e->key, "transport_map") == 0) {
+        char **dst = e->key[0] == 'p' ? &conf->policy_name : &conf->transport_name;
+
+        if (!tlsp_word_ok(e->value, "_-"))
+            cfg_error(diag, e->line, "%s: \"%s\" is not a socketmap name ([A-Za-z0-9_-])", e->key,
+                      e->value);
+        free(*dst);
+        *dst = xstrdup(e->value);
+    } else if (strcmp(e->key, "default") == 0) {
+        if (cfg_enum(diag, e, tlsp_levels, &conf->def_level) == 0 &&
+            conf->def_level == L_FINGERPRINT)
+            cfg_error(diag, e->line, "default: fingerprint needs per-destination fingerprints");
+        snprintf(conf->def_source, sizeof(conf->def_source), "%s:%d", ini, e->line);
+    } else if (strcmp(e->key, "min_cipher_bits") == 0) {
+        if (cfg_uint(diag, e, 0, 256, &v) == 0)
+            conf->min_bits = (int)v;
+    } else if (strcmp(e->key, "min_protocol") == 0) {
+        cfg_enum(diag, e, tlsp_protos, &conf->min_proto);
+    } else {
+        cfg_error(diag, e->line,
+                  "[tlspolicy]: unknown key \"%s\" (listen, policy_map, transport_map, default, "
+                  "min_cipher_bits, min_protocol)",
+                  e->key);
+    }
+}
+
+struct tlsp_conf *tlsp_load(const struct cfg *cfg, struct cfg_diag *diag)
+{
+    struct tlsp_conf *conf = calloc(1, sizeof(*conf));
+    const struct cfg_entry **matches = NULL;
+    int errors = diag->errors;
+    const char *ini = cfg->path;
+    size_t i;
+
+    if (conf == NULL)
+        log_fatalx(1, "out of memory");
+    conf->listen = xstrdup("unix:/run/postseal/tlspolicy.sock");
+    conf->policy_name = xstrdup("tlspolicy");
+    conf->transport_name = xstrdup("transport");
+    conf->def_level = L_MAY;
+    snprintf(conf->def_source, sizeof(conf->def_source), "built-in default");
+    conf->min_bits = 128;
+    conf->min_proto = 2;
+    /* [tlspolicy] first: sections inherit its values whatever the order */
+    for (i = 0; i < cfg->count; i++)
+        if (strcmp(cfg->entries[i].section, "tlspolicy") == 0)
+            tlsp_main_entry(conf, &cfg->entries[i], diag, ini);
+    if (conf->min_bits > 128 && conf->min_proto == 3)
+        cfg_error(diag, 0,
+                  "[tlspolicy]: min_cipher_bits above 128 needs min_protocol TLSv1.2 or lower");
+    if (strcmp(conf->policy_name, conf->transport_name) == 0)
+        cfg_error(diag, 0, "[tlspolicy]: policy_map and transport_map must differ");
+    for (i = 0; i < cfg->count; i++) {
+        const struct cfg_entry *e = &cfg->entries[i];
+        struct tlsp_rule *r;
+        size_t k;
+
+        if (!cfg_section_is(e->section, "tlspolicy") || strcmp(e->section, "tlspolicy") == 0)
+            continue;
+        k = conf->nrules;
+        r = tlsp_rule_for(conf, e->section + strlen("tlspolicy "), e, ini);
+        if (conf->nrules > k) {
+            const struct cfg_entry **m = realloc(matches, conf->nrules * sizeof(*m));
+
+            if (m == NULL)
+                log_fatalx(1, "out of memory");
+            matches = m;
+            matches[k] = NULL;
+        }
+        tlsp_rule_entry(conf, r, e, diag, &matches[r - conf->rules]);
+    }
+    for (i = 0; i < conf->nrules; i++)
+        tlsp_rule_check(conf, &conf->rules[i], diag, matches[i]);
+    free(matches);
+    /* the same destination in two sections would make the order matter: refuse */
+    for (i = 0; i < conf->nrules; i++) {
+        size_t j, a, b;
+
+        for (j = i + 1; j < conf->nrules; j++)
+            for (a = 0; a < conf->rules[i].ndests; a++)
+                for (b = 0; b < conf->rules[j].ndests; b++)
+                    if (strcmp(conf->rules[i].dests[a], conf->rules[j].dests[b]) == 0)
+                        cfg_error(diag, conf->rules[j].line,
+                                  "destination %s: already in [tlspolicy %s] (line %d)",
+                                  conf->rules[j].dests[b], conf->rules[i].label,
+                                  conf->rules[i].line);
+    }
+    diag->path = ini;
+    if (diag->errors == errors)
+        sma_conf_load(cfg, diag, &conf->sm);
+    diag->path = ini;
+    if (diag->errors > errors) {
+        tlsp_free(conf);
+        return NULL;
+    }
+    return conf;
+}
+
+/* Writes a Postfix TLS policy.  Returns -1 when it does not fit. */
+static int tlsp_format(const struct tlsp_want *w, char *out, size_t size)
+{
+    static const char *const exclude128 = "3DES";
+    static const char *const exclude256 = "3DES:AES128:CAMELLIA128:ARIA128";
+    int mandatory = w->level >= L_ENCRYPT;
+    size_t n;
+
+    n = (size_t)snprintf(out, size, "%s", tlsp_levels[w->level]);
+    if (mandatory && n < size) {
+        n += (size_t)snprintf(out + n, size - n, " protocols=>=%s%s", tlsp_protos[w->proto],
+                              w->bits > 128 ? ":<=TLSv1.2" : "");
+        if (w->bits > 128 && n < size)
+            n += (size_t)snprintf(out + n, size - n, " ciphers=high exclude=%s", exclude256);
+        else if (w->bits > 112 && n < size)
+            n += (size_t)snprintf(out + n, size - n, " ciphers=high exclude=%s", exclude128);
+        else if (w->bits > 0 && n < size)
+            n += (size_t)snprintf(out + n, size - n, " ciphers=medium");
+    }
+    if (w->match && *w->match && n < size)
+        n += (size_t)snprintf(out + n, size - n, " match=%s", w->match);
+    if (w->tafile && n < size)
+        n += (size_t)snprintf(out + n, size - n, " tafile=%s", w->tafile);
+    return n < size ? 0 : -1;
+}
+
+/* The ini section for a key: exact, then ".parent" for bare domains. */
+static const struct tlsp_rule *tlsp_find_rule(const struct tlsp_conf *conf, const char *key)
+{
+    const char *p = key;
+    size_t i, j;
+    int bare = strpbrk(key, "[]:") == NULL;
+
+    while (p != NULL) {
+        for (i = 0; i < conf->nrules; i++)
+            for (j = 0; j < conf->rules[i].ndests; j++)
+                if (strcmp(conf->rules[i].dests[j], p) == 0)
+                    return &conf->rules[i];
+        if (!bare)
+            return NULL;
+        p = strchr(p + 1, '.');
+    }
+    return NULL;
+}
+
+static void tlsp_from_sendmail(const struct sma_entry *e, struct tlsp_want *w)
+{
+    w->bits = e->bits;
+    if (e->req == SMA_REQ_NONE) {
+        w->level = L_MAY;
+        w->bits = 0;
+    } else if (e->cn_name) {
+        w->level = L_SECURE;
+        w->match = e->cn_name;
+    } else if (e->cn) {
+        w->level = L_VERIFY;
+        w->match = "hostname";
+    } else {
+        w->level = e->req == SMA_REQ_VERIFY ? L_VERIFY : L_ENCRYPT;
+    }
+}
+
+/* TLS_Srv / TLS_Rcpt: 0 found, 1 no entry, -1 contradiction (answer TEMP). */
+static int tlsp_sendmail(const struct tlsp_conf *conf, const char *key, struct tlsp_want *w,
+                         char *source, size_t ssize, char *why, size_t wsize)
+{
+    const struct sma_map *m = conf->sm.map;
+    const struct sma_entry *srv, *rcpt;
+    struct tlsp_want a = {0}, b = {0};
+    char host[TLSP_MAX_KEY + 1];
+    unsigned char addr[16];
+    const char *ip = NULL;
+    size_t n;
+
+    if (m == NULL)
+        return 1;
+    if (key[0] == '[') {
+        n = strcspn(key + 1, "]");
+        memcpy(host, key + 1, n);
+    } else {
+        n = strcspn(key, ":");
+        memcpy(host, key, n);
+    }
+    host[n] = 0;
+    if (strncmp(host, "ipv6:", 5) == 0)
+        memmove(host, host + 5, strlen(host + 5) + 1);
+    if (inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1)
+        ip = host;
+    srv = sma_find(m, SMA_TAG_SRV, ip ? NULL : host, ip);
+    rcpt =
+        strpbrk(key, "[]:") == NULL && key[0] != '.' ? sma_find(m, SMA_TAG_RCPT, key, NULL) : NULL;
+    if (srv == NULL && rcpt == NULL)
+        return 1;
+    if (srv)
+        tlsp_from_sendmail(srv, &a);
+    if (rcpt)
+        tlsp_from_sendmail(rcpt, &b);
+    if (srv && rcpt)
+        snprintf(source, ssize, "%s:%d and %s:%d", m->path, srv->line, m->path, rcpt->line);
+    else
+        snprintf(source, ssize, "%s:%d", m->path, (srv ? srv : rcpt)->line);
+    if (srv == NULL)
+        a = b;
+    else if (rcpt != NULL) {
+        if (a.match && b.match && strcmp(a.match, b.match) != 0) {
+            snprintf(why, wsize, "%s requires certificate name %s and %s", source, a.match,
+                     b.match);
+            return -1;
+        }
+        a.level = a.level > b.level ? a.level : b.level;
+        a.bits = a.bits > b.bits ? a.bits : b.bits;
+        if (a.match == NULL)
+            a.match = b.match;
+    }
+    *w = a;
+    w->proto = conf->min_proto;
+    return 0;
+}
+
+static int tlsp_key_ok(const char *key)
+{
+    const char *p;
+
+    if (*key == 0 || strlen(key) > TLSP_MAX_KEY)
+        return 0;
+    for (p = key; *p; p++)
+        if (*p <= ' ' || *p > '~')
+            return 0;
+    return 1;
+}
+
+int tlsp_policy(const struct tlsp_conf *conf, const char *key, char *answer, size_t size,
+                char *source, size_t ssize)
+{
+    char k[TLSP_MAX_KEY + 1];
+    char src[SRC_MAX * 2];
+    const struct tlsp_rule *r;
+    struct tlsp_want w = {0};
+    size_t n;
+    int rc;
+
+    if (!tlsp_key_ok(key)) {
+        snprintf(answer, size, "malformed key");
+        return TLSP_PERM;
+    }
+    strcpy(k, key);
+    lower(k);
+    n = strlen(k);
+    if (n > 1 && k[n - 1] == '.' && strpbrk(k, "[]:") == NULL)
+        k[n - 1] = 0;
+    if ((r = tlsp_find_rule(conf, k)) != NULL) {
+        w.level = r->level;
+        w.bits = r->min_bits >= 0 ? r->min_bits : conf->min_bits;
+        w.proto = r->min_proto >= 0 ? r->min_proto : conf->min_proto;
+        w.match = r->match;
+        w.tafile = r->tafile;
+        snprintf(src, sizeof(src), "%s [tlspolicy %s]", r->source, r->label);
+    } else if ((rc = tlsp_sendmail(conf, k, &w, src, sizeof(src), answer, size)) < 0) {
+        if (source)
+            snprintf(source, ssize, "%s", src);
+        return TLSP_TEMP;
+    } else if (rc > 0) {
+        snprintf(src, sizeof(src), "%s (default)", conf->def_source);
+        if (conf->def_level == L_NOTFOUND) {
+            if (source)
+                snprintf(source, ssize, "%s", src);
+            return TLSP_NOTFOUND;
+        }
+        w.level = conf->def_level;
+        w.bits = conf->min_bits;
+        w.proto = conf->min_proto;
+    }
+    if (source)
+        snprintf(source, ssize, "%s", src);
+    if (tlsp_format(&w, answer, size) < 0) {
+        snprintf(answer, size, "policy answer too long");
+        return TLSP_TEMP;
+    }
+    return TLSP_FOUND;
+}
+
+int tlsp_transport(const struct tlsp_conf *conf, const char *key, char *answer, size_t size,
+                   char *source, size_t ssize)
+{
+    char k[TLSP_MAX_KEY + 1];
+    const struct tlsp_rule *r;
+    const char *dom;
+
+    if (!tlsp_key_ok(key)) {
+        snprintf(answer, size, "malformed key");
+        return TLSP_PERM;
+    }
+    strcpy(k, key);
+    lower(k);
+    dom = strrchr(k, '@') ? strrchr(k, '@') + 1 : k;
+    if (*dom == 0 || strpbrk(dom, "[]:") != NULL || (r = tlsp_find_rule(conf, dom)) == NULL ||
+        !r->bounce)
+        return TLSP_NOTFOUND;
+    if (source)
+        snprintf(source, ssize, "%s [tlspolicy %s]", r->source, r->label);
+    if (r->bounce_text && r->bounce_text[0] == '5' && r->bounce_text[1] == '.')
+        snprintf(answer, size, "error:%s", r->bounce_text);
+    else
+        snprintf(answer, size, "error:5.7.1 %s",
+                 r->bounce_text ? r->bounce_text : "delivery refused by local TLS policy");
+    return TLSP_FOUND;
+}
+
+size_t tlsp_request(const struct tlsp_conf *conf, const char *req, size_t len, char *reply,
+                    size_t size)
+{
+    static const char *const words[] = {"OK ", "NOTFOUND ", "TEMP ", "PERM "};
+    char name[64];
+    char key[TLSP_MAX_KEY + 1];
+    char answer[TLSP_MAX_ANSWER];
+    char source[SRC_MAX * 2] = "";
+    const char *sp = memchr(req, ' ', len);
+    size_t nl;
+    int rc;
+
+    answer[0] = 0;
+    nl = sp ? (size_t)(sp - req) : len;
+    if (sp == NULL || nl == 0 || nl >= sizeof(name) || len - nl - 1 > TLSP_MAX_KEY ||
+        memchr(req, 0, len) != NULL) {
+        rc = TLSP_PERM;
+        snprintf(answer, sizeof(answer), "malformed request (expected \"NAME KEY\")");
+    } else {
+        memcpy(name, req, nl);
+        name[nl] = 0;
+        memcpy(key, sp + 1, len - nl - 1);
+        key[len - nl - 1] = 0;
+        if (strcmp(name, conf->policy_name) == 0) {
+            rc = tlsp_policy(conf, key, answer, sizeof(answer), source, sizeof(source));
+        } else if (strcmp(name, conf->transport_name) == 0) {
+            rc = tlsp_transport(conf, key, answer, sizeof(answer), source, sizeof(source));
+        } else {
+            rc = TLSP_PERM;
+            snprintf(answer, sizeof(answer), "unknown map name (this server answers %s and %s)",
+                     conf->policy_name, conf->transport_name);
+        }
+        if (log_verbose())
+            log_debug("%s %s: %s%s (%s)", name, key, words[rc], answer, source);
+    }
+    if (rc == TLSP_NOTFOUND)
+        answer[0] = 0;
+    return (size_t)snprintf(reply, size, "%s%s", words[rc], answer) < size ? strlen(reply) : 0;
+}
