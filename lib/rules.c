@@ -42,6 +42,7 @@ enum rules_key {
     RK_DISC_REPLY,
     RK_PASS_ACTION,
     RK_INHERIT,
+    RK_MSG_STYLE, /* message_style: postseal or sendmail refusal texts */
     RK_COUNT
 };
 
@@ -62,6 +63,7 @@ static const char *const rules_keys[RK_COUNT] = {
     "disconnect_reply",
     "pass_action",
     "inherit",
+    "message_style",
 };
 
 static const char *const rules_kinds[RULES_KIND_COUNT] = {
@@ -93,6 +95,7 @@ struct rules_scope {
     int verified;
     int outcome;
     int inherit;
+    int sendmail_style;
     char *text[RK_COUNT]; /* replies and pass_action */
     struct rules_list list[RK_COUNT];
 };
@@ -532,6 +535,13 @@ int rules_set(struct rules *r, struct rules_scope *s, const char *key, const cha
         return -1;
     }
     switch (k) {
+    case RK_MSG_STYLE:
+        if (strcasecmp(value, "postseal") != 0 && strcasecmp(value, "sendmail") != 0) {
+            snprintf(err, errlen, "%s: \"%s\" is not postseal or sendmail", key, value);
+            return -1;
+        }
+        s->sendmail_style = strcasecmp(value, "sendmail") == 0;
+        break;
     case RK_REQUIRE_TLS:
     case RK_VERIFIED:
     case RK_INHERIT:
@@ -766,11 +776,23 @@ static int rules_check(const struct rules_eff *e, const struct rules_facts *f,
     const char *cipher = rules_str(f->tls_cipher);
     int tls = *proto != 0;
     long keysize = f->keysize > 0 ? f->keysize : 0;
+    /* Sendmail's texts (proto.m4 TLS_connection/TLS_req) for migrated rules */
+    int sm = e->by[RK_MSG_STYLE] != NULL && e->by[RK_MSG_STYLE]->sendmail_style;
     const struct rules_scope *s;
     size_t i;
 
     if ((s = e->by[RK_REQUIRE_TLS]) && s->require_tls && !tls)
         return rules_fail(res, e, RK_REQUIRE_TLS, "TLS required");
+    /* Sendmail checks VERIFY before the key size */
+    if (sm && (s = e->by[RK_VERIFIED]) && s->verified && !*rules_str(f->ccert_subject) &&
+        !*rules_str(f->ccert_issuer))
+        return rules_fail(res, e, RK_VERIFIED, "%s",
+                          !tls ? "other side does not support STARTTLS"
+                          : *rules_str(f->ccert_fingerprint) ? "authentication failed"
+                                                             : "not authenticated");
+    if ((s = e->by[RK_KEYSIZE]) && keysize < s->keysize && sm)
+        return rules_fail(res, e, RK_KEYSIZE, "encryption too weak %ld less than %ld", keysize,
+                          s->keysize);
     if ((s = e->by[RK_KEYSIZE]) && keysize < s->keysize)
         return rules_fail(res, e, RK_KEYSIZE, "TLS cipher key size %ld below required %ld%s",
                           keysize, s->keysize, tls ? "" : " (no TLS)");
@@ -825,13 +847,26 @@ static int rules_check(const struct rules_eff *e, const struct rules_facts *f,
             k = RK_SUBJECT;
         else if ((s = e->by[RK_ISSUER]) && s->list[RK_ISSUER].n > 0)
             k = RK_ISSUER;
+        if (k >= 0 && !verified && sm)
+            return rules_fail(res, e, k, "%s",
+                              !tls ? "other side does not support STARTTLS"
+                              : *rules_str(f->ccert_fingerprint) ? "authentication failed"
+                                                                 : "not authenticated");
         if (k >= 0 && !verified)
             return rules_fail(res, e, k, "verified client certificate required");
         if ((s = e->by[RK_SUBJECT]) && s->list[RK_SUBJECT].n > 0) {
             int ok = 0;
 
             for (i = 0; i < s->list[RK_SUBJECT].n && !ok; i++)
-                ok = match_glob(s->list[RK_SUBJECT].item[i], subj);
+                ok = strcmp(s->list[RK_SUBJECT].item[i], RULES_CLIENT_NAME_TOKEN) == 0
+                         ? f->client_name != NULL && strcasecmp(f->client_name, "unknown") != 0 &&
+                               strcasecmp(f->client_name, subj) == 0
+                         : match_glob(s->list[RK_SUBJECT].item[i], subj);
+            if (!ok && sm)
+                return rules_fail(res, e, RK_SUBJECT, "CN %s does not match %s", subj,
+                                  strcmp(s->list[RK_SUBJECT].item[0], RULES_CLIENT_NAME_TOKEN) == 0
+                                      ? rules_str(f->client_name)
+                                      : s->list[RK_SUBJECT].item[0]);
             if (!ok)
                 return rules_fail(res, e, RK_SUBJECT, "client certificate CN \"%s\" not allowed",
                                   subj);
@@ -925,6 +960,9 @@ void rules_explain(const struct rules *r, const struct rules_facts *f, struct bu
             break;
         case RK_INHERIT:
             buf_puts(out, s->inherit ? "yes" : "no");
+            break;
+        case RK_MSG_STYLE:
+            buf_puts(out, s->sendmail_style ? "sendmail" : "postseal");
             break;
         case RK_KEYSIZE:
             buf_printf(out, "%ld", s->keysize);

@@ -50,6 +50,10 @@ struct rules_facts {
 
 #define RULES_TEXT_MAX 512
 
+/* In a ccert_subject list: the CN must equal the verified client_name
+ * (Sendmail's "CN" extension without a name). */
+#define RULES_CLIENT_NAME_TOKEN "${client_name}"
+
 struct rules_result {
     int failed;                        /* 0: every requirement met */
     enum rules_outcome outcome;        /* when failed */

@@ -31,6 +31,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "rules.h"
 #include "sendmail_access.h"
 
 static const char *const sma_tags[] = {"TLS_Clt:", "TLS_Srv:", "TLS_Rcpt:"};
@@ -404,39 +405,6 @@ const struct sma_entry *sma_find(const struct sma_map *map, int tag, const char 
     return sma_usable(map, tag, "");
 }
 
-int sma_check(const struct sma_entry *e, const struct sma_peer *peer, char *why, size_t size)
-{
-    const char *want;
-
-    if (e->req == SMA_REQ_NONE)
-        return 0;
-    if (e->req == SMA_REQ_VERIFY && !peer->verified) {
-        snprintf(why, size, "%s",
-                 peer->keysize > 0 ? "authentication required"
-                                   : "other side does not support STARTTLS");
-        return 1;
-    }
-    if (e->bits > 0 && peer->keysize < e->bits) {
-        if (peer->keysize == 0)
-            snprintf(why, size, "encryption too weak 0 less than %d (no STARTTLS)", e->bits);
-        else
-            snprintf(why, size, "encryption too weak %d less than %d", peer->keysize, e->bits);
-        return 1;
-    }
-    if (e->cn || e->cn_name) {
-        want = e->cn_name ? e->cn_name : peer->host ? peer->host : "";
-        if (peer->cert_cn == NULL || *peer->cert_cn == 0) {
-            snprintf(why, size, "authentication required");
-            return 1;
-        }
-        if (strcasecmp(peer->cert_cn, want) != 0) {
-            snprintf(why, size, "CN %s does not match %s", peer->cert_cn, want);
-            return 1;
-        }
-    }
-    return 0;
-}
-
 const char *sma_reply_code(const struct sma_entry *e, int tls_perm_err)
 {
     switch (e->code) {
@@ -491,4 +459,109 @@ void sma_conf_free(struct sma_conf *conf)
 {
     sma_free(conf->map);
     conf->map = NULL;
+}
+
+/* The scopes a TLS_Clt: key stands for, in Sendmail's lookup order: a host name
+ * and the names below it; an IPv4 address or prefix ("192.0.2" is 192.0.2.0/24);
+ * an IPv6 address; the bare tag: every client. */
+static int sma_scopes(const char *key, int kinds[2], char pats[2][SMA_MAX_LINE + 8])
+{
+    int dots = 0;
+    const char *p;
+
+    if (*key == 0) {
+        kinds[0] = kinds[1] = RULES_CLIENT;
+        strcpy(pats[0], "0.0.0.0/0");
+        strcpy(pats[1], "::/0");
+        return 2;
+    }
+    if (strncmp(key, "ipv6:", 5) == 0) {
+        kinds[0] = RULES_CLIENT;
+        snprintf(pats[0], SMA_MAX_LINE + 8, "%s", key + 5);
+        return 1;
+    }
+    for (p = key; *p && (isdigit((unsigned char)*p) || *p == '.'); p++)
+        dots += *p == '.';
+    if (*p == 0 && dots <= 3 && key[0] != '.' && p[-1] != '.') {
+        kinds[0] = RULES_CLIENT;
+        snprintf(pats[0], SMA_MAX_LINE + 8, "%s%s/%d", key,
+                 dots == 0   ? ".0.0.0"
+                 : dots == 1 ? ".0.0"
+                 : dots == 2 ? ".0"
+                             : "",
+                 8 * (dots + 1));
+        return 1;
+    }
+    kinds[0] = kinds[1] = RULES_CLIENT_NAME;
+    snprintf(pats[0], SMA_MAX_LINE + 8, "%s", key);
+    snprintf(pats[1], SMA_MAX_LINE + 8, ".%s", key);
+    return 2;
+}
+
+int sma_to_rules(const struct sma_conf *conf, struct rules *r, struct cfg_diag *diag)
+{
+    const struct sma_map *m = conf->map;
+    int errors = diag->errors;
+    size_t i;
+
+    if (m == NULL)
+        return 0;
+    diag->path = m->path;
+    for (i = 0; i < m->count; i++) {
+        const struct sma_entry *e = &m->entries[i];
+        struct rules_src src = {m->path, e->line};
+        const char *set[8][2];
+        char bits[16];
+        char pats[2][SMA_MAX_LINE + 8];
+        int kinds[2];
+        int nset = 0;
+        int ns, j, k;
+
+        if (e->tag != SMA_TAG_CLT || e->unsupported != NULL)
+            continue;
+        set[nset][0] = "message_style";
+        set[nset++][1] = "sendmail";
+        if (*e->key != 0) { /* the first match decides alone, as in Sendmail */
+            set[nset][0] = "inherit";
+            set[nset++][1] = "no";
+        }
+        if (e->req == SMA_REQ_VERIFY) {
+            set[nset][0] = "require_verified_cert";
+            set[nset++][1] = "yes";
+        }
+        if (e->bits > 0) {
+            snprintf(bits, sizeof(bits), "%d", e->bits);
+            set[nset][0] = "encryption_keysize";
+            set[nset++][1] = bits;
+        }
+        if (e->cn_name || e->cn) {
+            set[nset][0] = "ccert_subject";
+            set[nset++][1] = e->cn_name ? e->cn_name : RULES_CLIENT_NAME_TOKEN;
+        }
+        if (e->req != SMA_REQ_NONE) {
+            int perm =
+                e->code == SMA_CODE_PERM || (e->code == SMA_CODE_DEFAULT && conf->tls_perm_err);
+
+            set[nset][0] = "outcome";
+            set[nset++][1] = perm ? "permanent" : "temporary";
+            set[nset][0] = perm ? "permanent_reply" : "temporary_reply";
+            set[nset++][1] = sma_reply_code(e, conf->tls_perm_err);
+        }
+        ns = sma_scopes(e->key, kinds, pats);
+        for (j = 0; j < ns; j++) {
+            char err[600];
+            struct rules_scope *sc = rules_scope(r, kinds[j], pats[j], &src, err, sizeof(err));
+
+            if (sc == NULL) {
+                cfg_error(diag, e->line, "TLS_Clt:%s: %s", e->key, err);
+                break;
+            }
+            for (k = 0; k < nset; k++)
+                if (rules_set(r, sc, set[k][0], set[k][1], &src, err, sizeof(err)) < 0) {
+                    cfg_error(diag, e->line, "TLS_Clt:%s: %s", e->key, err);
+                    break;
+                }
+        }
+    }
+    return diag->errors > errors ? -1 : 0;
 }

@@ -56,18 +56,6 @@ void sma_free(struct sma_map *map);
 const struct sma_entry *sma_find(const struct sma_map *map, int tag, const char *host,
                                  const char *addr);
 
-/* What a peer showed in its TLS session. */
-struct sma_peer {
-    int keysize;         /* negotiated cipher bits, 0 for plaintext */
-    int verified;        /* certificate verified against our trust anchors */
-    const char *cert_cn; /* certificate CN (verified certificates only), or NULL */
-    const char *host;    /* peer host name, for CN without a name */
-};
-
-/* Checks one entry against a peer.  Returns 0 when it passes, else 1 and writes
- * Sendmail's refusal text ("encryption too weak 40 less than 112", ...) into why. */
-int sma_check(const struct sma_entry *e, const struct sma_peer *peer, char *why, size_t size);
-
 /* The SMTP reply (code and enhanced status) Postfix should give for a refused
  * entry: no prefix "454 4.7.0" ("554 5.7.0" with tls_perm_err), TEMP+ "450 4.7.0",
  * PERM+ "550 5.7.0".  Returns a static string. */
@@ -88,5 +76,17 @@ struct sma_conf {
 
 int sma_conf_load(const struct cfg *cfg, struct cfg_diag *diag, struct sma_conf *out);
 void sma_conf_free(struct sma_conf *conf);
+
+struct rules;
+/* Feeds the TLS_Clt: entries into the rule engine (lib/rules) with their
+ * FILE:LINE: a host name becomes [client_name NAME] and [client_name .NAME], an
+ * address prefix a [client CIDR], the bare tag [client 0.0.0.0/0] and ::/0.
+ * Each entry sets message_style = sendmail, its requirement (VERIFY:
+ * require_verified_cert; bits: encryption_keysize; CN: ccert_subject =
+ * ${client_name}; CN:name: ccert_subject = name), outcome and reply (see
+ * sma_reply_code), and, except the bare tag, inherit = no: the first match
+ * decides alone, as in Sendmail.  Errors are reported with the access file's
+ * FILE:LINE (diag->path is left pointing at it).  Returns 0 or -1. */
+int sma_to_rules(const struct sma_conf *conf, struct rules *r, struct cfg_diag *diag);
 
 #endif

@@ -27,6 +27,7 @@
 #include "cfg.h"
 #include "log.h"
 #include "policyd.h"
+#include "sendmail_access.h"
 #include "session.h"
 
 enum pol_state {
@@ -261,6 +262,15 @@ struct pol_conf *pol_conf_load(const char *path, int *errors)
             cfg_error(&diag, e->line, "[%s]: unknown key \"%s\"", e->section, e->key);
         else if (rc < 0)
             cfg_error(&diag, e->line, "%s", err);
+    }
+    {
+        /* Sendmail TLS_Clt: entries of [sendmail] access_file, as rules */
+        struct sma_conf sm;
+
+        if (sma_conf_load(cfg, &diag, &sm) == 0)
+            sma_to_rules(&sm, c->rules, &diag);
+        sma_conf_free(&sm);
+        diag.path = path;
     }
     rules_finish(c->rules);
     cfg_free(cfg);

@@ -6,7 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "log.h"
+#include "rules.h"
 #include "sendmail_access.h"
 
 #define GOOD "tests/unit/data/sendmail-access.good"
@@ -122,40 +124,114 @@ Test(sendmail_access, no_entry_means_accept)
     sma_free(m);
 }
 
-Test(sendmail_access, checks_and_sendmail_texts)
+/* TLS_Clt: entries through the real rule engine, as postseal-policyd uses them */
+static const char *decide(const struct rules *r, const char *name, const char *addr, long keysize,
+                          const char *fp, const char *cn)
 {
-    struct sma_map *m = load_good();
-    char why[256];
-    struct sma_peer weak = {.keysize = 40, .verified = 1, .cert_cn = "laptop.example.com"};
-    struct sma_peer plain = {.keysize = 0};
-    struct sma_peer unverified = {.keysize = 256, .verified = 0};
-    struct sma_peer good = {.keysize = 256,
-                            .verified = 1,
-                            .cert_cn = "office.example.com",
-                            .host = "office.example.com"};
-    struct sma_peer wrongcn = {
-        .keysize = 256, .verified = 1, .cert_cn = "evil.example", .host = "office.example.com"};
-    const struct sma_entry *laptop = entry(m, SMA_TAG_CLT, "laptop.example.com");
-    const struct sma_entry *office = entry(m, SMA_TAG_CLT, "office.example.com");
-    const struct sma_entry *partner = entry(m, SMA_TAG_CLT, "partner.example.org");
-    const struct sma_entry *relaxed = entry(m, SMA_TAG_SRV, "relaxed.example.org");
-    const struct sma_entry *rcpt = entry(m, SMA_TAG_RCPT, "endmail.org");
+    static struct rules_result res;
+    struct rules_facts f = {0};
 
-    cr_assert_eq(sma_check(laptop, &weak, why, sizeof(why)), 1);
-    cr_assert_str_eq(why, "encryption too weak 40 less than 112");
-    cr_assert_eq(sma_check(laptop, &unverified, why, sizeof(why)), 1);
-    cr_assert_str_eq(why, "authentication required");
-    cr_assert_eq(sma_check(laptop, &plain, why, sizeof(why)), 1);
-    cr_assert_eq(sma_check(office, &good, why, sizeof(why)), 0);
-    cr_assert_eq(sma_check(office, &wrongcn, why, sizeof(why)), 1);
-    cr_assert_str_eq(why, "CN evil.example does not match office.example.com");
-    cr_assert_eq(sma_check(partner, &good, why, sizeof(why)), 1);
-    cr_assert_str_eq(why, "CN office.example.com does not match gw.partner.example.org");
-    cr_assert_eq(sma_check(relaxed, &plain, why, sizeof(why)), 0);
-    /* ENCR + CN: the name is known for verified certificates only (stricter) */
-    cr_assert_eq(sma_check(rcpt, &unverified, why, sizeof(why)), 1);
-    cr_assert_str_eq(why, "authentication required");
-    sma_free(m);
+    f.client_name = name;
+    f.client_address = addr;
+    f.keysize = keysize;
+    f.tls_protocol = keysize > 0 ? "TLSv1.2" : "";
+    f.tls_cipher = keysize > 0 ? "ECDHE-RSA-AES256-GCM-SHA384" : "";
+    f.ccert_fingerprint = fp;
+    f.ccert_subject = cn;
+    rules_decide(r, &f, &res);
+    return res.action;
+}
+
+static struct rules *rules_from_good(int tls_perm_err)
+{
+    struct sma_conf sc = {0};
+    struct cfg_diag d = {0};
+    struct rules *r = rules_new();
+
+    sc.map = load_good();
+    sc.tls_perm_err = tls_perm_err;
+    cr_assert_not_null(r);
+    cr_assert_eq(sma_to_rules(&sc, r, &d), 0);
+    cr_assert_eq(d.errors, 0);
+    rules_finish(r);
+    sma_conf_free(&sc);
+    return r;
+}
+
+#define FP "AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99"
+
+Test(sendmail_access, tls_clt_rules_with_sendmail_texts)
+{
+    static const struct {
+        const char *name, *addr;
+        long keysize;
+        const char *fp, *cn, *action;
+    } cases[] = {
+        {"laptop.example.com", "198.51.100.1", 40, FP, "laptop.example.com",
+         "550 5.7.0 encryption too weak 40 less than 112 (rule " GOOD ":17)"},
+        {"laptop.example.com", "198.51.100.1", 256, FP, NULL,
+         "550 5.7.0 authentication failed (rule " GOOD ":17)"},
+        {"laptop.example.com", "198.51.100.1", 256, NULL, NULL,
+         "550 5.7.0 not authenticated (rule " GOOD ":17)"},
+        {"laptop.example.com", "198.51.100.1", 0, NULL, NULL,
+         "550 5.7.0 other side does not support STARTTLS (rule " GOOD ":17)"},
+        {"laptop.example.com", "198.51.100.1", 256, FP, "laptop.example.com", "DUNNO"},
+        /* a name below the entry's name; CN must be the client's own name */
+        {"host.office.example.com", "198.51.100.2", 256, FP, "evil.example",
+         "454 4.7.0 CN evil.example does not match host.office.example.com (rule " GOOD ":18)"},
+        {"host.office.example.com", "198.51.100.2", 256, FP, "HOST.office.example.com", "DUNNO"},
+        {"partner.example.org", "198.51.100.3", 256, FP, "partner.example.org",
+         "454 4.7.0 CN partner.example.org does not match gw.partner.example.org (rule " GOOD
+         ":19)"},
+        {"partner.example.org", "198.51.100.3", 256, FP, "gw.partner.example.org", "DUNNO"},
+        /* an address prefix, after the names */
+        {"unknown", "192.0.2.9", 0, NULL, NULL,
+         "450 4.7.0 encryption too weak 0 less than 128 (rule " GOOD ":20)"},
+        {"unknown", "192.0.2.9", 128, NULL, NULL, "DUNNO"},
+        /* the bare tag for everybody else */
+        {"unknown", "203.0.113.5", 0, NULL, NULL,
+         "454 4.7.0 encryption too weak 0 less than 40 (rule " GOOD ":21)"},
+        {"unknown", "2001:db8::5", 0, NULL, NULL,
+         "454 4.7.0 encryption too weak 0 less than 40 (rule " GOOD ":21)"},
+        {"mail.other.example", "203.0.113.5", 128, NULL, NULL, "DUNNO"},
+    };
+    struct rules *r = rules_from_good(0);
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        cr_assert_str_eq(
+            decide(r, cases[i].name, cases[i].addr, cases[i].keysize, cases[i].fp, cases[i].cn),
+            cases[i].action, "case %zu (%s)", i, cases[i].name);
+    rules_free(r);
+}
+
+Test(sendmail_access, tls_perm_err_makes_the_default_permanent)
+{
+    struct rules *r = rules_from_good(1);
+
+    cr_assert_str_eq(decide(r, "unknown", "203.0.113.5", 0, NULL, NULL),
+                     "554 5.7.0 encryption too weak 0 less than 40 (rule " GOOD ":21)");
+    /* TEMP+ stays temporary */
+    cr_assert_str_eq(decide(r, "unknown", "192.0.2.9", 0, NULL, NULL),
+                     "450 4.7.0 encryption too weak 0 less than 128 (rule " GOOD ":20)");
+    rules_free(r);
+}
+
+Test(sendmail_access, explain_names_the_access_line)
+{
+    struct rules *r = rules_from_good(0);
+    struct rules_facts f = {0};
+    struct buf out;
+
+    buf_init(&out, 1 << 16);
+    f.client_name = "laptop.example.com";
+    f.client_address = "198.51.100.1";
+    rules_explain(r, &f, &out);
+    cr_assert(strstr(out.data, "encryption_keysize       112  (" GOOD ":17 ") != NULL, "%s",
+              out.data);
+    cr_assert(strstr(out.data, "message_style            sendmail") != NULL, "%s", out.data);
+    buf_free(&out);
+    rules_free(r);
 }
 
 Test(sendmail_access, reply_codes)
