@@ -592,6 +592,11 @@ static int ks_smime_file(const char *path, void *arg)
             if (verr == X509_V_ERR_CERT_HAS_EXPIRED)
                 why_add(&c->why, "%s: certificate #%d expired %s", path, i + 1,
                         ks_asn1_time(X509_get0_notAfter(x)));
+            else if (verr == X509_V_ERR_INVALID_PURPOSE)
+                why_add(&c->why,
+                        "%s: certificate #%d: key usage/extended key usage does not allow "
+                        "S/MIME encryption",
+                        path, i + 1);
             else
                 why_add(&c->why, "%s: certificate #%d: %s", path, i + 1,
                         X509_verify_cert_error_string(verr));

@@ -46,6 +46,7 @@ static void fix_teardown(void)
         fprintf(stderr, "cleanup of %s failed\n", work);
 }
 
+static const char *path_of(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static const char *path_of(const char *fmt, ...)
 {
     static char bufs[8][PATH_MAX];
@@ -117,6 +118,7 @@ static char *crlf_of(const char *s, size_t n, size_t *outlen)
 }
 
 /* Runs a shell command line (test-made, never message data); returns its exit status. */
+static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int run(const char *fmt, ...)
 {
     char cmd[8192];

@@ -141,3 +141,244 @@ Test(pgp, encrypt_decrypts_with_gpg_byte_for_byte)
     free(want);
     free(out);
 }
+
+/* gpg --verify of the detached signature over the CRLF form of part 1, byte for byte; returns
+ * the hash algorithm number from VALIDSIG. */
+static int verify_signed(const char *out, const char *signed_lf, size_t signed_len)
+{
+    size_t len, clen, slen;
+    char *part1 = part_of(out, 1, &len), *part2 = part_of(out, 2, &slen), *crlf;
+    char *status;
+    const char *v;
+    int algo = -1;
+
+    cr_assert_eq(len, signed_len, "signed part has %zu bytes, expected %zu", len, signed_len);
+    cr_assert(memcmp(part1, signed_lf, len) == 0, "signed part differs from the input");
+    crlf = crlf_of(part1, len, &clen);
+    write_file(path_of("%s/data", work), crlf, clen);
+    cr_assert(strncmp(part2, "Content-Type: application/pgp-signature", 39) == 0);
+    write_file(path_of("%s/sig.asc", work), body_of(part2), strlen(body_of(part2)));
+    cr_assert_eq(run(GPG " --status-fd 3 --verify %s/sig.asc %s/data 3>%s/status 2>/dev/null", fix,
+                     work, work, work),
+                 0, "gpg --verify failed");
+    status = read_file(path_of("%s/status", work), NULL);
+    cr_assert_not_null(strstr(status, "[GNUPG:] GOODSIG"), "%s", status);
+    v = strstr(status, "[GNUPG:] VALIDSIG ");
+    cr_assert_not_null(v);
+    /* VALIDSIG fpr date ts expire version reserved pkalgo hashalgo class primary */
+    cr_assert_eq(sscanf(v, "[GNUPG:] VALIDSIG %*s %*s %*s %*s %*s %*s %*s %d", &algo), 1);
+    free(status);
+    free(part1);
+    free(part2);
+    free(crlf);
+    return algo;
+}
+
+static const char *micalg_for(int algo)
+{
+    switch (algo) {
+    case 2:
+        return "pgp-sha1";
+    case 8:
+        return "pgp-sha256";
+    case 9:
+        return "pgp-sha384";
+    case 10:
+        return "pgp-sha512";
+    case 11:
+        return "pgp-sha224";
+    }
+    return "?";
+}
+
+Test(pgp, sign_verifies_with_gpg_and_micalg_matches)
+{
+    struct ferr err;
+    char *out, hdr[200];
+    int rc, algo;
+
+    in_fd = input_fd(entity, strlen(entity));
+    signer = fpr("alice@example.org");
+    out = produce(do_sign, &err, &rc);
+    cr_assert_eq(rc, FERR_OK, "%s", err.text);
+    cr_assert(strchr(out, '\r') == NULL);
+    /* the signed part is the input without its final LF (the delimiter's line end) */
+    algo = verify_signed(out, entity, strlen(entity) - 1);
+    snprintf(hdr, sizeof(hdr),
+             "Content-Type: multipart/signed; micalg=%s;\n"
+             " protocol=\"application/pgp-signature\"; boundary=\"",
+             micalg_for(algo));
+    cr_assert(strncmp(out, hdr, strlen(hdr)) == 0, "want %s got:\n%.200s", hdr, out);
+    free(out);
+}
+
+Test(pgp, sign_rsa_key_and_input_without_final_newline)
+{
+    const char *text = "Content-Type: text/plain\n\nno newline at the end";
+    struct ferr err;
+    char *out, hdr[200];
+    int rc, algo;
+
+    in_fd = input_fd(text, strlen(text));
+    signer = fpr("bob@example.org");
+    out = produce(do_sign, &err, &rc);
+    cr_assert_eq(rc, FERR_OK, "%s", err.text);
+    algo = verify_signed(out, text, strlen(text));
+    snprintf(hdr, sizeof(hdr), "Content-Type: multipart/signed; micalg=%s;", micalg_for(algo));
+    cr_assert(strncmp(out, hdr, strlen(hdr)) == 0, "want %s got:\n%.200s", hdr, out);
+    free(out);
+}
+
+Test(pgp, sign_and_encrypt_combined_two_recipients)
+{
+    struct ferr err;
+    size_t n;
+    char *want = crlf_of(entity, strlen(entity), &n), *out, *status;
+
+    int rc;
+    in_fd = input_fd(entity, strlen(entity));
+    recips[0] = fpr("bob@example.org");
+    recips[1] = fpr("alice@example.org");
+    nrecips = 2;
+    signer = fpr("alice@example.org");
+    out = produce(do_encrypt, &err, &rc);
+    cr_assert_eq(rc, FERR_OK, "%s", err.text);
+    check_encrypted_structure(out);
+    save_armor(out);
+    cr_assert_eq(run(GPG " --status-fd 3 --decrypt -o %s/plain %s/msg.asc 3>%s/status 2>/dev/null",
+                     fix, work, work, work),
+                 0);
+    cr_assert(file_equals(path_of("%s/plain", work), want, n));
+    status = read_file(path_of("%s/status", work), NULL);
+    /* RFC 3156 6.2: one OpenPGP message, signature inside; both recipients listed */
+    cr_assert_not_null(strstr(status, "[GNUPG:] GOODSIG"), "%s", status);
+    cr_assert_not_null(strstr(status, signer), "%s", status);
+    cr_assert_eq(run("test $(grep -c 'ENC_TO' %s/status) -eq 2", work), 0);
+    free(status);
+    free(want);
+    free(out);
+}
+
+Test(pgp, hidden_recipients_have_key_id_zero)
+{
+    struct ferr err;
+    char *out;
+    int rc;
+
+    pgp_set_hidden_recipients(pgp, 1);
+    in_fd = input_fd(entity, strlen(entity));
+    recips[0] = fpr("bob@example.org");
+    nrecips = 1;
+    signer = NULL;
+    out = produce(do_encrypt, &err, &rc);
+    cr_assert_eq(rc, FERR_OK, "%s", err.text);
+    save_armor(out);
+    cr_assert_eq(run(GPG " --list-packets %s/msg.asc >%s/packets 2>/dev/null; "
+                         "grep -q 'keyid 0000000000000000' %s/packets",
+                     fix, work, work, work),
+                 0);
+    cr_assert_eq(
+        run(GPG " --try-all-secrets -o %s/plain --decrypt %s/msg.asc 2>/dev/null", fix, work, work),
+        0);
+    free(out);
+}
+
+/* ---- errors ---- */
+
+static int encrypt_to(const char *fpr_, struct ferr *err)
+{
+    char *out;
+    int rc;
+
+    in_fd = input_fd(entity, strlen(entity));
+    recips[0] = fpr_;
+    nrecips = 1;
+    signer = NULL;
+    out = produce(do_encrypt, err, &rc);
+    free(out);
+    return rc;
+}
+
+Test(pgp, expired_revoked_disabled_signonly_keys_are_refused_perm)
+{
+    static const char *addrs[] = {"expired@example.org", "revoked@example.org",
+                                  "disabled@example.org", "signonly@example.org"};
+    static const char *why[] = {"expired", "revoked", "disabled", "no usable encryption subkey"};
+    struct ferr err;
+    size_t i;
+
+    for (i = 0; i < 4; i++) {
+        cr_assert_eq(encrypt_to(fpr(addrs[i]), &err), FERR_PERM, "%s: %s", addrs[i], err.text);
+        cr_assert(strncmp(err.text, "5.7.1 ", 6) == 0, "%s", err.text);
+        cr_assert_not_null(strstr(err.text, why[i]), "%s", err.text);
+    }
+}
+
+Test(pgp, unknown_fingerprint_is_temp)
+{
+    struct ferr err;
+
+    cr_assert_eq(encrypt_to("0123456789ABCDEF0123456789ABCDEF01234567", &err), FERR_TEMP);
+    cr_assert_not_null(strstr(err.text, "not in the GnuPG home"), "%s", err.text);
+}
+
+Test(pgp, no_recipients_is_temp)
+{
+    struct ferr err;
+    FILE *out = fopen(path_of("%s/out", work), "w");
+
+    cr_assert_eq(pgp_encrypt(pgp, 0, recips, 0, NULL, out, &err), FERR_TEMP);
+    fclose(out);
+}
+
+Test(pgp, signing_key_without_secret_is_refused)
+{
+    struct ferr err;
+    char *out;
+    int rc;
+
+    in_fd = input_fd(entity, strlen(entity));
+    /* the GnuPG home has no secret key for this made-up fingerprint */
+    signer = "0123456789ABCDEF0123456789ABCDEF01234567";
+    out = produce(do_sign, &err, &rc);
+    cr_assert_eq(rc, FERR_TEMP, "%s", err.text);
+    free(out);
+}
+
+Test(pgp, unreadable_gnupg_home_is_temp)
+{
+    struct pgp *p2;
+    struct ferr err;
+
+    cr_assert_eq(pgp_open(&p2, path_of("%s/nonexistent", work), &err), FERR_TEMP);
+    cr_assert(strncmp(err.text, "4.", 2) == 0 && strstr(err.text, "nonexistent"), "%s", err.text);
+    write_file(path_of("%s/afile", work), "x", 1);
+    cr_assert_eq(pgp_open(&p2, path_of("%s/afile", work), &err), FERR_TEMP);
+    cr_assert_not_null(strstr(err.text, "not a directory"), "%s", err.text);
+}
+
+Test(pgp, read_error_is_temp)
+{
+    struct ferr err;
+    FILE *out = fopen(path_of("%s/out", work), "w");
+    int fd = open(work, O_RDONLY | O_DIRECTORY); /* read() fails with EISDIR */
+
+    recips[0] = fpr("bob@example.org");
+    cr_assert_eq(pgp_encrypt(pgp, fd, recips, 1, NULL, out, &err), FERR_TEMP, "%s", err.text);
+    cr_assert_not_null(strstr(err.text, "reading the message"), "%s", err.text);
+    fclose(out);
+    close(fd);
+}
+
+Test(pgp, write_error_is_temp)
+{
+    struct ferr err;
+    FILE *out = fopen("/dev/full", "w");
+
+    in_fd = input_fd(entity, strlen(entity));
+    recips[0] = fpr("bob@example.org");
+    cr_assert_not_null(out);
+    cr_assert_eq(pgp_encrypt(pgp, in_fd, recips, 1, NULL, out, &err), FERR_TEMP);
+    cr_assert(strncmp(err.text, "4.3.0 ", 6) == 0, "%s", err.text);
+    fclose(out);
+}
