@@ -17,36 +17,45 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "rules.h"
 #include "sendmail_access.h"
 
 static int fuzz_fd = -1;
 static char fuzz_path[64];
 
-static void fuzz_map(const struct sma_map *map)
+static void fuzz_map(struct sma_map *map)
 {
-    static const struct sma_peer peers[] = {
-        {0, 0, NULL, "mx.example.com"},
-        {40, 0, NULL, "mx.example.com"},
-        {256, 1, "mx.example.com", "mx.example.com"},
-        {128, 1, "other.example.net", NULL},
+    static const struct rules_facts peers[] = {
+        {.client_name = "mx.example.com", .client_address = "192.0.2.7"},
+        {.client_name = "mx.example.com",
+         .client_address = "10.1.2.3",
+         .tls_protocol = "TLSv1",
+         .keysize = 40,
+         .ccert_fingerprint = "AA:BB"},
+        {.client_name = "mx.example.com",
+         .client_address = "2001:db8::1",
+         .tls_protocol = "TLSv1.3",
+         .keysize = 256,
+         .ccert_subject = "mx.example.com"},
+        {.client_name = "unknown",
+         .client_address = "192.0.2.8",
+         .tls_protocol = "TLSv1.2",
+         .keysize = 128,
+         .ccert_subject = "other.example.net"},
     };
     static const char *const hosts[] = {"mx.example.com", "example.com", "", NULL};
     static const char *const addrs[] = {"192.0.2.7", "10.1.2.3", "2001:db8::1", "", NULL};
+    struct sma_conf conf = {.map = map};
+    struct cfg_diag diag = {.path = "fuzz"};
+    struct rules *r;
     size_t i, p, h, a;
     int tag;
 
     for (i = 0; i < map->count; i++) {
         const struct sma_entry *e = &map->entries[i];
-        char why[256];
 
         if (e->line < 1 || e->tag < SMA_TAG_CLT || e->tag > SMA_TAG_RCPT)
             abort();
-        for (p = 0; p < sizeof(peers) / sizeof(peers[0]); p++) {
-            memset(why, 'x', sizeof(why));
-            if (sma_check(e, &peers[p], why, sizeof(why)) != 0 &&
-                memchr(why, 0, sizeof(why)) == NULL)
-                abort();
-        }
         (void)sma_reply_code(e, 0);
         (void)sma_reply_code(e, 1);
         if (e->unsupported == NULL && sma_find(map, e->tag, e->key, NULL) == NULL &&
@@ -57,6 +66,18 @@ static void fuzz_map(const struct sma_map *map)
         for (h = 0; h < sizeof(hosts) / sizeof(hosts[0]); h++)
             for (a = 0; a < sizeof(addrs) / sizeof(addrs[0]); a++)
                 (void)sma_find(map, tag, hosts[h], addrs[a]);
+    if ((r = rules_new()) == NULL)
+        abort();
+    (void)sma_to_rules(&conf, r, &diag);
+    rules_finish(r);
+    for (p = 0; p < sizeof(peers) / sizeof(peers[0]); p++) {
+        struct rules_result res;
+
+        rules_decide(r, &peers[p], &res);
+        if (memchr(res.action, 0, sizeof(res.action)) == NULL)
+            abort();
+    }
+    rules_free(r);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
