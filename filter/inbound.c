@@ -681,11 +681,19 @@ static int inbound_judge(struct inbound_ctx *c, char *reason, size_t len)
 }
 
 /* The X-Postseal-Verify value: label; items. */
-static void inbound_stamp(struct inbound_ctx *c, int act, const char *reason, char *out, size_t len)
+static void inbound_stamp(struct inbound_ctx *c, int act, char *reason, char *out, size_t len)
 {
     const struct inbound_sig *s = &c->sig;
+    char *q;
     size_t n;
 
+    /* free text goes inside quotes: no quotes in it */
+    for (q = (char *)reason; *q; q++)
+        if (*q == '"')
+            *q = '\'';
+    for (q = c->note; *q; q++)
+        if (*q == '"')
+            *q = '\'';
     n = (size_t)snprintf(out, len, "%s",
                          c->rule.verify == INBOUND_VERIFY_OFF && s->present ? "unchecked"
                                                                             : inbound_label(s));

@@ -110,45 +110,57 @@ static int pgp_in_judge(struct pgp_in *pi, const char *from, int may_fetch, stru
     gpgme_key_t key = NULL;
     gpgme_user_id_t uid;
     gpgme_subkey_t sk;
-    gpgme_error_t code;
+    gpgme_error_t code, sigstatus;
+    gpgme_sigsum_t summary;
+    gpgme_validity_t validity;
+    char fpr[64];
 
     memset(res, 0, sizeof(*res));
     snprintf(res->method, sizeof(res->method), "pgp");
     if (s == NULL)
         return 0;
     res->present = 1;
+    /* Copy what is needed: the next gpgme operation (import, get_key)
+     * frees the verify result. */
     code = gpgme_err_code(s->status);
-    snprintf(res->signer, sizeof(res->signer), "%s", s->fpr ? s->fpr : "unknown key");
+    summary = s->summary;
+    validity = s->validity;
+    snprintf(fpr, sizeof(fpr), "%s", s->fpr ? s->fpr : "");
+    sigstatus = s->status;
+    snprintf(res->signer, sizeof(res->signer), "%s", fpr[0] ? fpr : "unknown key");
     if (code == GPG_ERR_NO_PUBKEY) {
-        if (may_fetch && s->fpr && strlen(s->fpr) >= 32) {
-            pgp_in_refresh(pi, s->fpr, &res->status);
+        if (may_fetch && strlen(fpr) >= 32) {
+            pgp_in_refresh(pi, fpr, &res->status);
             if (res->status.state == STATUS_GOOD)
                 return 1;
         }
         snprintf(res->why, sizeof(res->why), "signer key %.40s not available%s%.150s",
-                 s->fpr ? s->fpr : "?", res->status.detail[0] ? ": " : "", res->status.detail);
+                 fpr[0] ? fpr : "?", res->status.detail[0] ? ": " : "", res->status.detail);
         return 0;
     }
     if (code != GPG_ERR_NO_ERROR && code != GPG_ERR_KEY_EXPIRED && code != GPG_ERR_SIG_EXPIRED &&
         code != GPG_ERR_CERT_REVOKED) {
         snprintf(res->why, sizeof(res->why), "signature does not verify (%s)",
-                 gpgme_strerror(s->status));
+                 gpgme_strerror(sigstatus));
         return 0;
     }
     res->valid = 1;
-    if (s->summary & (GPGME_SIGSUM_KEY_EXPIRED | GPGME_SIGSUM_SIG_EXPIRED))
+    if (summary & (GPGME_SIGSUM_KEY_EXPIRED | GPGME_SIGSUM_SIG_EXPIRED))
         res->expired = 1;
     /* Refresh from the keyserver before looking at the key's flags. */
-    pgp_in_refresh(pi, s->fpr, &res->status);
-    if (gpgme_get_key(pi->ctx, s->fpr, &key, 0) != 0 || key == NULL) {
-        snprintf(res->why, sizeof(res->why), "signer key %s vanished", s->fpr);
+    pgp_in_refresh(pi, fpr, &res->status);
+    if (gpgme_get_key(pi->ctx, fpr, &key, 0) != 0 || key == NULL) {
+        snprintf(res->why, sizeof(res->why), "signer key %s vanished", fpr);
         res->valid = 0;
         return 0;
     }
     for (uid = key->uids; uid; uid = uid->next) {
-        if (uid->revoked || uid->invalid || uid->email == NULL || uid->email[0] == 0)
+        /* A revoked or expired key marks its user IDs invalid; they still
+         * name the signer (the result is then "revoked"/"expired"). */
+        if (((uid->revoked || uid->invalid) && !key->revoked && !key->expired) ||
+            uid->email == NULL || uid->email[0] == 0)
             continue;
-        if (res->signer[0] == 0 || strcmp(res->signer, s->fpr) == 0 ||
+        if (res->signer[0] == 0 || strcmp(res->signer, fpr) == 0 ||
             (from && strcasecmp(uid->email, from) == 0))
             snprintf(res->signer, sizeof(res->signer), "%s", uid->email);
         if (from && strcasecmp(uid->email, from) == 0) {
@@ -157,22 +169,22 @@ static int pgp_in_judge(struct pgp_in *pi, const char *from, int may_fetch, stru
         }
     }
     for (sk = key->subkeys; sk; sk = sk->next)
-        if (sk->fpr && strcasecmp(sk->fpr, s->fpr) == 0)
+        if (sk->fpr && strcasecmp(sk->fpr, fpr) == 0)
             break;
     if (key->revoked || (sk && sk->revoked) || code == GPG_ERR_CERT_REVOKED ||
-        (s->summary & GPGME_SIGSUM_KEY_REVOKED)) {
+        (summary & GPGME_SIGSUM_KEY_REVOKED)) {
         res->revoked_key = 1;
         res->status.state = STATUS_REVOKED;
         if (res->status.source[0] == 0)
             snprintf(res->status.source, sizeof(res->status.source), "keyring");
-        snprintf(res->status.detail, sizeof(res->status.detail), "key %s is revoked", s->fpr);
+        snprintf(res->status.detail, sizeof(res->status.detail), "key %s is revoked", fpr);
     }
     if (key->expired || (sk && sk->expired))
         res->expired = 1;
-    res->trusted = s->validity >= GPGME_VALIDITY_FULL && !res->revoked_key;
+    res->trusted = validity >= GPGME_VALIDITY_FULL && !res->revoked_key;
     if (!res->trusted && res->why[0] == 0)
-        snprintf(res->why, sizeof(res->why), "key %.40s of %.100s has %s validity", s->fpr,
-                 res->signer, s->validity == GPGME_VALIDITY_MARGINAL ? "marginal" : "no");
+        snprintf(res->why, sizeof(res->why), "key %.40s of %.100s has %s validity", fpr,
+                 res->signer, validity == GPGME_VALIDITY_MARGINAL ? "marginal" : "no");
     gpgme_key_unref(key);
     return 0;
 }

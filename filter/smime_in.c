@@ -128,6 +128,24 @@ bad:
     return NULL;
 }
 
+/* 1 when a RecipientInfo of cms names cert (key transport by issuer and
+ * serial or subject key id; other kinds are tried). */
+static int smime_in_addressed(CMS_ContentInfo *cms, X509 *cert)
+{
+    STACK_OF(CMS_RecipientInfo) *ris = CMS_get0_RecipientInfos(cms);
+    int i;
+
+    for (i = 0; i < sk_CMS_RecipientInfo_num(ris); i++) {
+        CMS_RecipientInfo *ri = sk_CMS_RecipientInfo_value(ris, i);
+
+        if (CMS_RecipientInfo_type(ri) != CMS_RECIPINFO_TRANS ||
+            CMS_RecipientInfo_ktri_cert_cmp(ri, cert) == 0)
+            return 1;
+    }
+    ERR_clear_error();
+    return 0;
+}
+
 int smime_in_decrypt(struct smime_in *si, BIO *in, BIO *out, char *why, size_t whylen)
 {
     CMS_ContentInfo *cms = d2i_CMS_bio(in, NULL);
@@ -146,6 +164,8 @@ int smime_in_decrypt(struct smime_in *si, BIO *in, BIO *out, char *why, size_t w
     }
     snprintf(why, whylen, "not addressed to any of the %zu configured S/MIME certificates", si->n);
     for (i = 0; i < si->n; i++) {
+        if (!smime_in_addressed(cms, si->cert[i]))
+            continue;
         if (CMS_decrypt_set1_pkey(cms, si->key[i], si->cert[i]) != 1) {
             unsigned long e = ERR_peek_last_error();
 

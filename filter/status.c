@@ -406,7 +406,9 @@ void status_x509(const struct status_cfg *sc, X509 *cert, X509 *issuer, X509_STO
         status_set(ans, STATUS_UNCHECKED, "", "no OCSP responder");
     log_debug("status: ocsp %s: %s", ans->detail, status_name(ans->state));
 
-    if (ans->state != STATUS_GOOD && ans->state != STATUS_REVOKED) {
+    /* OCSP "unknown" is an answer (the CA does not vouch for the serial);
+     * the CRL is asked only when OCSP could not be asked or reached. */
+    if (ans->state == STATUS_UNCHECKED || ans->state == STATUS_UNREACHABLE) {
         if (status_crl_dp(cert, url, sizeof(url)) ||
             (sc->crl_url && snprintf(url, sizeof(url), "%s", sc->crl_url) > 0)) {
             status_crl(sc, url, cert, issuer, &crl);

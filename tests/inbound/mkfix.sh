@@ -8,7 +8,7 @@ set -eu
 D=$1 OP=$2 HP=$3
 [ -f "$D/.done.$OP.$HP" ] && exit 0
 rm -rf "$D"
-mkdir -p "$D/ca/newcerts" "$D/www/vks/v1/by-fingerprint" "$D/msg" "$D/hold"
+mkdir -p "$D/ca/newcerts" "$D/www/vks/v1/by-fingerprint" "$D/msg"
 cd "$D"
 umask 077
 : >ca/index.txt
@@ -74,7 +74,10 @@ q openssl x509 -req -in dave.csr -CA ca.pem -CAkey ca.key -set_serial 4242 -days
     -extfile ca.cnf -extensions usr -out dave.pem
 q openssl ca -config ca.cnf -revoke carol.pem -crl_reason keyCompromise
 q openssl ca -config ca.cnf -gencrl -out www/ca.crl
-chmod 644 *.pem www/ca.crl
+# a CRL whose nextUpdate has passed (freshness check)
+mkdir -p www-stale
+q openssl ca -config ca.cnf -gencrl -crl_lastupdate 20200101000000Z -crl_nextupdate 20200108000000Z -out www-stale/ca.crl
+chmod 644 *.pem www/ca.crl www-stale/ca.crl
 
 # ---- messages ----
 hdr() { printf 'From: %s\nTo: bob@local.example\nSubject: %s\nDate: Mon, 23 Nov 2026 06:00:00 +0000\nMessage-ID: <%s@ext.example>\nX-Postseal-Verify: valid; forged=yes\n' "$1" "$2" "$2"; }
@@ -103,6 +106,8 @@ printf 'Content-Type: text/plain; charset=us-ascii; hp="cipher"\r\nSubject: The 
 { printf 'From: alice@ext.example\nTo: bob@local.example\nSubject: [...]\nMessage-ID: <hp@ext.example>\n'; openssl cms -encrypt -aes256 -in hp.txt bob.pem | lf; } >msg/smime-enc-hp.eml
 { hdr alice@ext.example smime-malformed; printf 'MIME-Version: 1.0\nContent-Type: application/pkcs7-mime; smime-type=enveloped-data; name=smime.p7m\nContent-Transfer-Encoding: base64\n\nMIIBkQYJKoZIhvcNAQcDoIIBgjCCAX4CAQAxggE5MIIBNQIBADAdMBAxDjAMBgNV\nBAMMBWJvZ3VzAgkA3q2+7wAAAAAwDQYJKoZIhvcNAQEBBQAEggEAAAAA\n'; } >msg/smime-malformed.eml
 { hdr alice@ext.example smime-sig-malformed; printf 'MIME-Version: 1.0\nContent-Type: multipart/signed; protocol="application/pkcs7-signature"; micalg=sha-256; boundary="b1"\n\n--b1\nContent-Type: text/plain\n\nhello\n--b1\nContent-Type: application/pkcs7-signature; name=smime.p7s\nContent-Transfer-Encoding: base64\n\nMIAGCSqGSIb3DQEHAqCAMIACAQExDzANBglghkgBZQMEAgEFADCABgkqhkiG9w0B\n--b1--\n'; } >msg/smime-sig-malformed.eml
+
+{ hdr alice@ext.example plain; printf 'MIME-Version: 1.0\nContent-Type: text/plain\n\nJust text.\n'; } >msg/plain.eml
 
 # ---- OpenPGP ----
 export GNUPGHOME="$D/gpg-alice"

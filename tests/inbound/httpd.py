@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Loopback test server for the inbound tests.
+
+GET serves static files from WWW (CRLs, VKS keyserver layout).  POST is an
+OCSP request: it is answered by the real `openssl ocsp` responder run on the
+CA in DIR (index.txt = good/revoked, serials it never issued = unknown),
+signed by RSIGNER (normally the CA's delegated OCSP signer).  openssl 3.0's
+own `-port` listens on every interface, so this wrapper keeps the test
+servers on 127.0.0.1.  --hang accepts connections and never answers.
+
+usage: httpd.py PORT WWW [--ocsp DIR RSIGNER] [--hang]
+"""
+import http.server
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+port, www = int(sys.argv[1]), sys.argv[2]
+ocsp = None
+hang = "--hang" in sys.argv
+if "--ocsp" in sys.argv:
+    i = sys.argv.index("--ocsp")
+    ocsp = (sys.argv[i + 1], sys.argv[i + 2])
+
+
+class H(http.server.SimpleHTTPRequestHandler):
+    def __init__(self, *a, **kw):
+        super().__init__(*a, directory=www, **kw)
+
+    def log_message(self, fmt, *args):
+        sys.stderr.write("httpd %d: %s\n" % (port, fmt % args))
+
+    def do_GET(self):
+        if hang:
+            time.sleep(3600)
+        return super().do_GET()
+
+    def do_POST(self):
+        if hang:
+            time.sleep(3600)
+        n = int(self.headers.get("Content-Length", "0"))
+        if ocsp is None or n <= 0 or n > 65536:
+            self.send_error(400)
+            return
+        body = self.rfile.read(n)
+        d, signer = ocsp
+        with tempfile.TemporaryDirectory() as t:
+            rq, rs = os.path.join(t, "req.der"), os.path.join(t, "resp.der")
+            with open(rq, "wb") as f:
+                f.write(body)
+            r = subprocess.run(["openssl", "ocsp", "-index", os.path.join(d, "ca/index.txt"),
+                                "-CA", os.path.join(d, "ca.pem"),
+                                "-rsigner", os.path.join(d, signer + ".pem"),
+                                "-rkey", os.path.join(d, signer + ".key"),
+                                "-ndays", "1", "-reqin", rq, "-respout", rs],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            if r.returncode != 0:
+                sys.stderr.write(r.stderr.decode(errors="replace"))
+                self.send_error(500)
+                return
+            with open(rs, "rb") as f:
+                data = f.read()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/ocsp-response")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+http.server.ThreadingHTTPServer.daemon_threads = True
+http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()

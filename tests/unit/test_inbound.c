@@ -1,0 +1,635 @@
+/* test_inbound: inbound decryption, verification, certificate status and
+ * policy on messages made by independent tools (openssl cms, gpg, gpgsm;
+ * tests/inbound/mkfix.sh), against real loopback servers: the openssl ocsp
+ * responder and a static HTTP server for CRLs and the VKS keyserver
+ * (tests/inbound/httpd.py).  Ports: PS_PORT_BASE (default 10025) + 60..63. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "inbound.h"
+#include "log.h"
+#include "status.h"
+
+static char fx[512];   /* fixture directory */
+static char home[600]; /* per-test copy of the gateway's GnuPG home */
+static int port_ocsp, port_http, port_hang, port_badocsp;
+static pid_t servers[4];
+static int nservers;
+
+static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void sh(const char *fmt, ...)
+{
+    char cmd[2048];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    cr_assert_eq(system(cmd), 0, "command failed: %s", cmd);
+}
+
+static void setup(void)
+{
+    const char *pb = getenv("PS_PORT_BASE");
+    int base = pb ? atoi(pb) : 10025;
+    char cwd[400];
+
+    cr_assert_not_null(getcwd(cwd, sizeof(cwd)));
+    port_ocsp = base + 60;
+    port_http = base + 61;
+    port_hang = base + 62;
+    port_badocsp = base + 63;
+    snprintf(fx, sizeof(fx), "%s/tests/work/inbound", cwd);
+    sh("sh tests/inbound/mkfix.sh %s %d %d", fx, port_ocsp, port_http);
+    snprintf(home, sizeof(home), "%s/h.%d", fx, (int)getpid());
+    sh("rm -rf %s && cp -a %s/gpg-gw %s && rm -f %s/S.*", home, fx, home, home);
+    log_open("test_inbound", LOG_TO_STDERR, 0);
+    status_cache_clear();
+}
+
+static void teardown(void)
+{
+    int i;
+
+    for (i = 0; i < nservers; i++) {
+        kill(servers[i], SIGTERM);
+        waitpid(servers[i], NULL, 0);
+    }
+    nservers = 0;
+    if (home[0])
+        sh("GNUPGHOME=%s gpgconf --kill all >/dev/null 2>&1; rm -rf %s %s/hold.%d", home, home, fx,
+           (int)getpid());
+}
+
+static void wait_port(int port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    int i;
+
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (i = 0; i < 100; i++) {
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+
+        if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+            close(s);
+            return;
+        }
+        close(s);
+        usleep(50000);
+    }
+    cr_assert_fail("server on port %d did not start", port);
+}
+
+/* mode: "ocsp" (responder signing with the delegated OCSP cert), "badocsp"
+ * (signing with alice's key: not authorized), "www", "stale" (a CRL past
+ * nextUpdate), "hang". */
+static void start(const char *mode)
+{
+    char p[16], www[600], dir[600];
+    int port;
+    pid_t pid;
+
+    if (strcmp(mode, "ocsp") == 0)
+        port = port_ocsp;
+    else if (strcmp(mode, "badocsp") == 0)
+        port = port_ocsp;
+    else if (strcmp(mode, "hang") == 0)
+        port = port_hang;
+    else
+        port = port_http;
+    snprintf(p, sizeof(p), "%d", port);
+    snprintf(www, sizeof(www), "%s/%s", fx, strcmp(mode, "stale") == 0 ? "www-stale" : "www");
+    snprintf(dir, sizeof(dir), "%s", fx);
+    pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        if (strcmp(mode, "ocsp") == 0)
+            execlp("python3", "python3", "tests/inbound/httpd.py", p, www, "--ocsp", dir, "ocsp",
+                   (char *)NULL);
+        else if (strcmp(mode, "badocsp") == 0)
+            execlp("python3", "python3", "tests/inbound/httpd.py", p, www, "--ocsp", dir, "alice",
+                   (char *)NULL);
+        else if (strcmp(mode, "hang") == 0)
+            execlp("python3", "python3", "tests/inbound/httpd.py", p, www, "--hang", (char *)NULL);
+        else
+            execlp("python3", "python3", "tests/inbound/httpd.py", p, www, (char *)NULL);
+        _exit(127);
+    }
+    servers[nservers++] = pid;
+    wait_port(port);
+}
+
+struct run {
+    int rc;
+    char *out;
+    struct inbound_result res;
+    struct ferr err;
+};
+
+/* Runs inbound_process on fixture message NAME with [inbound] + extra. */
+static void run(const char *name, const char *sender, const char *extra, struct run *r)
+{
+    char ini[700], path[700], text[4096];
+    struct cfg_diag d = {0};
+    struct inbound_cfg *ic;
+    struct cfg *c;
+    struct stat st;
+    const char *rcpt[] = {"bob@local.example"};
+    size_t len = 0;
+    FILE *fp, *out;
+    int fd;
+
+    snprintf(ini, sizeof(ini), "%s/t.%d.ini", fx, (int)getpid());
+    snprintf(text, sizeof(text),
+             "[inbound]\nlocal_domains = local.example\ngnupg_home = %s\n"
+             "smime_keypair = %s/bob.key %s/bob.pem\nca_file = %s/ca.pem\n"
+             "keyserver = http://127.0.0.1:%d\nstatus_timeout = 2s\nhold_dir = %s/hold.%d\n%s\n",
+             home, fx, fx, fx, port_http, fx, (int)getpid(), extra ? extra : "");
+    cr_assert_not_null(fp = fopen(ini, "w"));
+    fputs(text, fp);
+    fclose(fp);
+    snprintf(path, sizeof(path), "mkdir -p %s/hold.%d", fx, (int)getpid());
+    sh("%s", path);
+    cr_assert_not_null(c = cfg_load(ini, &d));
+    cr_assert_not_null(ic = inbound_cfg_load(c, &d), "config refused");
+    snprintf(path, sizeof(path), "%s/msg/%s.eml", fx, name);
+    cr_assert((fd = open(path, O_RDONLY)) >= 0, "%s", path);
+    fstat(fd, &st);
+    r->out = NULL;
+    out = open_memstream(&r->out, &len);
+    r->rc = inbound_process(ic, fd, 0, st.st_size, sender, rcpt, 1, out, &r->res, &r->err);
+    fclose(out);
+    close(fd);
+    inbound_cfg_free(ic);
+    cfg_free(c);
+    unlink(ini);
+}
+
+static int count(const char *hay, const char *needle)
+{
+    int n = 0;
+
+    for (; (hay = strstr(hay, needle)) != NULL; hay++)
+        n++;
+    return n;
+}
+
+#define HAS(r, s) cr_assert(strstr((r).out, s) != NULL, "missing \"%s\" in:\n%s", s, (r).out)
+#define HASNT(r, s) cr_assert(strstr((r).out, s) == NULL, "unexpected \"%s\" in:\n%s", s, (r).out)
+#define VERIFY(r, s)                                                                               \
+    cr_assert(strncmp((r).res.verify, s, strlen(s)) == 0, "verify is \"%s\", expected \"%s\"",     \
+              (r).res.verify, s)
+
+TestSuite(inbound, .init = setup, .fini = teardown, .timeout = 60);
+
+/* ---- S/MIME signatures and certificate status ---- */
+
+Test(inbound, smime_signed_valid_ocsp_good_forged_header_removed)
+{
+    struct run r;
+
+    start("ocsp");
+    start("www");
+    run("smime-signed-alice", "alice@ext.example", NULL, &r);
+    cr_assert_eq(r.rc, FERR_OK, "%s", r.err.text);
+    VERIFY(r, "valid; method=smime; signer=\"alice@ext.example\"; status=good (ocsp)");
+    cr_assert_eq(count(r.out, "X-Postseal-Verify:"), 1);
+    HASNT(r, "forged=yes");
+    cr_assert(strncmp(r.out, "X-Postseal-Verify: valid;", 25) == 0);
+    HAS(r, "the secret plan is ready");
+}
+
+Test(inbound, smime_revoked_by_ocsp_rejected)
+{
+    struct run r;
+
+    start("ocsp");
+    start("www");
+    run("smime-signed-carol", "carol@ext.example", "on_fail = reject", &r);
+    cr_assert_eq(r.rc, FERR_PERM);
+    cr_assert(strncmp(r.err.text, "5.7.1 signer revoked", 20) == 0, "%s", r.err.text);
+    cr_assert(strstr(r.err.text, "keyCompromise") != NULL, "%s", r.err.text);
+    cr_assert_eq(r.out == NULL || r.out[0] == 0, 1, "output written for a rejected message");
+}
+
+Test(inbound, smime_revoked_tagged_by_default)
+{
+    struct run r;
+
+    start("ocsp");
+    run("smime-signed-carol", "carol@ext.example", NULL, &r);
+    cr_assert_eq(r.rc, FERR_OK);
+    VERIFY(r, "revoked;");
+    HAS(r, "Subject: [UNVERIFIED] smime-signed-carol\n");
+    cr_assert_eq(count(r.out, "Subject:"), 1);
+}
+
+Test(inbound, smime_unknown_to_responder)
+{
+    struct run r;
+
+    start("ocsp");
+    start("www");
+    /* OCSP "unknown" is an answer: the CRL (which does not list dave) is
+     * not asked; require status_known makes it a failure. */
+    run("smime-signed-dave", "dave@ext.example", "require = valid, status_known\ntag = [STATUS?]",
+        &r);
+    cr_assert_eq(r.rc, FERR_OK);
+    VERIFY(r, "valid; method=smime; signer=\"dave@ext.example\"; status=unknown (ocsp)");
+    HAS(r, "Subject: [STATUS?] smime-signed-dave");
+    HAS(r, "responder does not know the certificate");
+}
+
+Test(inbound, ocsp_down_crl_fallback)
+{
+    struct run r;
+
+    start("www");
+    run("smime-signed-alice", "alice@ext.example", "require = status_known", &r);
+    cr_assert_eq(r.rc, FERR_OK);
+    VERIFY(r, "valid; method=smime; signer=\"alice@ext.example\"; status=good (crl)");
+    free(r.out);
+    status_cache_clear();
+    run("smime-signed-carol", "carol@ext.example", "on_fail = reject", &r);
+    cr_assert_eq(r.rc, FERR_PERM);
+    cr_assert(strstr(r.err.text, "ca.crl: serial listed as revoked") != NULL, "%s", r.err.text);
+}
+
+Test(inbound, crl_only_certificate)
+{
+    struct run r;
+
+    start("www");
+    run("smime-signed-frank", "frank@ext.example", "require = status_known", &r);
+    cr_assert_eq(r.rc, FERR_OK);
+    VERIFY(r, "valid; method=smime; signer=\"frank@ext.example\"; status=good (crl)");
+}
+
+Test(inbound, stale_crl_is_not_an_answer)
+{
+    struct run r;
+
+    start("stale");
+    run("smime-signed-frank", "frank@ext.example", "require = status_known", &r);
+    cr_assert_eq(r.rc, FERR_TEMP);
+    cr_assert(strncmp(r.err.text, "4.7.0 certificate status unreachable", 36) == 0, "%s",
+              r.err.text);
+    cr_assert(strstr(r.err.text, "CRL is stale") != NULL, "%s", r.err.text);
+}
+
+Test(inbound, status_servers_down_defer_when_status_required)
+{
+    struct run r;
+
+    run("smime-signed-alice", "alice@ext.example", "require = status_known", &r);
+    cr_assert_eq(r.rc, FERR_TEMP);
+    cr_assert(strncmp(r.err.text, "4.7.0 certificate status unreachable", 36) == 0, "%s",
+              r.err.text);
+    free(r.out);
+    /* only not_revoked required (the default): delivered, status named */
+    status_cache_clear();
+    run("smime-signed-alice", "alice@ext.example", NULL, &r);
+    cr_assert_eq(r.rc, FERR_OK);
+    VERIFY(r, "valid; method=smime; signer=\"alice@ext.example\"; status=unreachable");
+}
+
+Test(inbound, hanging_responder_is_bounded_by_status_timeout)
+{
+    char extra[200];
+    struct run r;
+    time_t t0 = time(NULL);
+
+    start("hang");
+    snprintf(extra, sizeof(extra),
+             "ocsp_responder = http://127.0.0.1:%d/\nocsp_responder_override = yes\n"
+             "require = status_known\non_unreachable = tag",
+             port_hang);
+    run("smime-signed-alice", "alice@ext.example", extra, &r);
+    cr_assert_eq(r.rc, FERR_OK);
+    cr_assert(time(NULL) - t0 <= 6, "took %ld s with status_timeout 2s", (long)(time(NULL) - t0));
+    VERIFY(r, "valid; method=smime; signer=\"alice@ext.example\"; status=unreachable");
+    HAS(r, "Subject: [UNVERIFIED]");
+    HAS(r, "timed out after 2");
+}
+
+Test(inbound, ocsp_response_signed_by_unauthorized_key_refused)
+{
+    struct run r;
+
+    start("badocsp");
+    run("smime-signed-alice", "alice@ext.example",
+        "require = status_known\non_unreachable = reject", &r);
+    cr_assert_eq(r.rc, FERR_PERM);
+    cr_assert(strstr(r.err.text, "response signature does not verify") != NULL, "%s", r.err.text);
+}
+
+Test(inbound, expired_certificate)
+{
+    struct run r;
+
+    start("ocsp");
+    run("smime-signed-erin", "erin@ext.example", NULL, &r);
+    cr_assert_eq(r.rc, FERR_OK);
+    VERIFY(r, "expired; method=smime; signer=\"erin@ext.example\"");
+    HAS(r, "Subject: [UNVERIFIED] smime-signed-erin");
+}
+
+Test(inbound, signer_mismatch)
+{
+    struct run r;
+
+    start("ocsp");
+    run("smime-signed-mismatch", "mallory@ext.example", "on_fail = reject", &r);
+    cr_assert_eq(r.rc, FERR_PERM);
+    cr_assert(strstr(r.err.text, "signer mismatch: signed by alice@ext.example, From is "
+                                 "mallory@ext.example") != NULL,
+              "%s", r.err.text);
+}
+
+Test(inbound, smime_tampered_body)
+{
+    struct run r;
+
+    run("smime-tampered", "alice@ext.example", NULL, &r);
+    cr_assert_eq(r.rc, FERR_OK);
+    VERIFY(r, "invalid; method=smime");
+    HAS(r, "content verify error");
+}
+
+Test(inbound, smime_opaque_signed_content_replaces_body)
+{
+    struct run r;
+
+    start("ocsp");
+    run("smime-opaque-alice", "alice@ext.example", NULL, &r);
+    cr_assert_eq(r.rc, FERR_OK);
+    VERIFY(r, "valid; method=smime; signer=\"alice@ext.example\"; status=good (ocsp)");
+    HAS(r, "Content-Type: text/plain; charset=us-ascii\n\nHello Bob,\nthe secret plan is ready.\n");
+    HASNT(r, "pkcs7");
+    HASNT(r, "\r");
+}
+
+Test(inbound, smime_malformed_signature_no_crash)
+{
+    struct run r;
+
+    run("smime-sig-malformed", "alice@ext.example", "verify = required\non_fail = reject", &r);
+    cr_assert_eq(r.rc, FERR_PERM);
+    cr_assert(strstr(r.err.text, "5.7.1 invalid signature: malformed CMS signature") == r.err.text,
+              "%s", r.err.text);
+}
+
+/* ---- S/MIME decryption ---- */
+
+Test(inbound, smime_cbc_sign_then_encrypt)
+{
+    struct run r;
+
+    start("ocsp");
+    run("smime-enc-signed", "alice@ext.example", NULL, &r);
+    cr_assert_eq(r.rc, FERR_OK, "%s", r.err.text);
+    VERIFY(r, "valid; method=smime; signer=\"alice@ext.example\"; status=good (ocsp); "
+              "decrypt=smime");
+    HAS(r, "the secret plan is ready");
+    HASNT(r, "pkcs7-mime");
+    HAS(r, "Subject: smime-enc-signed\n");
+    cr_assert_eq(count(r.out, "MIME-Version:"), 1);
+}
+
+Test(inbound, smime_gcm_auth_enveloped)
+{
+    struct run r;
+
+    start("ocsp");
+    run("smime-gcm-signed", "alice@ext.example", NULL, &r);
+    cr_assert_eq(r.rc, FERR_OK, "%s", r.err.text);
+    VERIFY(r, "valid; method=smime; signer=\"alice@ext.example\"; status=good (ocsp); "
+              "decrypt=smime");
+    HAS(r, "the secret plan is ready");
+}
+
+Test(inbound, gpgsm_encrypted)
+{
+    struct run r;
+
+    run("gpgsm-enc", "alice@ext.example", NULL, &r);
+    cr_assert_eq(r.rc, FERR_OK, "%s", r.err.text);
+    VERIFY(r, "none; decrypt=smime");
+    HAS(r, "Content-Type: text/plain; charset=us-ascii\n\nHello Bob,\nthe secret plan is ready.");
+}
+
+Test(inbound, smime_for_someone_else_delivered_unchanged)
+{
+    struct run r;
+
+    run("smime-enc-other", "alice@ext.example", NULL, &r);
+    cr_assert_eq(r.rc, FERR_OK);
+    VERIFY(r, "none; decrypt=none (smime: not addressed to any of the 1 configured");
+    HAS(r, "application/pkcs7-mime");
+}
+
+Test(inbound, rfc9788_protected_headers_restored)
+{
+    struct run r;
+
+    run("smime-enc-hp", "alice@ext.example", NULL, &r);
+    cr_assert_eq(r.rc, FERR_OK);
+    HAS(r, "Subject: The real subject\n");
+    HASNT(r, "[...]");
+    HASNT(r, "HP-Outer");
+    HAS(r, "Message-ID: <hp@ext.example>");
+    cr_assert_eq(count(r.out, "Subject:"), 1);
+}
+
+Test(inbound, smime_malformed_cms)
+{
+    struct run r;
+
+    run("smime-malformed", "alice@ext.example", NULL, &r);
+    cr_assert_eq(r.rc, FERR_OK);
+    VERIFY(r, "none; decrypt=failed (smime: malformed CMS data");
+    free(r.out);
+    run("smime-malformed", "alice@ext.example", "on_decrypt_fail = reject", &r);
+    cr_assert_eq(r.rc, FERR_PERM);
+    cr_assert(strncmp(r.err.text, "5.7.5 cannot decrypt", 20) == 0, "%s", r.err.text);
+}
+
+/* ---- OpenPGP ---- */
+
+Test(inbound, pgp_signed_encrypted_valid)
+{
+    struct run r;
+
+    start("www");
+    run("pgp-enc-signed", "alice@ext.example", "require = trusted, not_revoked", &r);
+    cr_assert_eq(r.rc, FERR_OK, "%s", r.err.text);
+    VERIFY(r, "valid; method=pgp; signer=\"alice@ext.example\"; status=good (keyserver); "
+              "decrypt=pgp");
+    HAS(r, "Content-Type: text/plain; charset=us-ascii\n\nHello Bob,\nthe secret plan is ready.");
+    HASNT(r, "multipart/encrypted");
+    HASNT(r, "\r");
+}
+
+Test(inbound, pgp_multipart_signed_valid_and_tampered)
+{
+    struct run r;
+
+    run("pgp-signed-alice", "alice@ext.example", NULL, &r);
+    cr_assert_eq(r.rc, FERR_OK);
+    VERIFY(r, "valid; method=pgp; signer=\"alice@ext.example\"; status=unreachable (keyserver)");
+    free(r.out);
+    run("pgp-tampered", "alice@ext.example", NULL, &r);
+    cr_assert_eq(r.rc, FERR_OK);
+    VERIFY(r, "invalid; method=pgp");
+    HAS(r, "Bad signature");
+}
+
+Test(inbound, pgp_signer_mismatch)
+{
+    struct run r;
+
+    run("pgp-enc-mismatch", "mallory@ext.example", NULL, &r);
+    cr_assert_eq(r.rc, FERR_OK);
+    VERIFY(r, "signer-mismatch; method=pgp; signer=\"alice@ext.example\"");
+}
+
+Test(inbound, pgp_revocation_seen_through_keyserver_refresh)
+{
+    struct run r;
+
+    /* keyserver down: the local copy of Rita's key is not revoked */
+    run("pgp-enc-rita", "rita@ext.example", NULL, &r);
+    cr_assert_eq(r.rc, FERR_OK);
+    VERIFY(r, "valid; method=pgp; signer=\"rita@ext.example\"; status=unreachable (keyserver)");
+    free(r.out);
+    /* keyserver up: it publishes the revocation */
+    start("www");
+    run("pgp-enc-rita", "rita@ext.example", "on_fail = reject", &r);
+    cr_assert_eq(r.rc, FERR_PERM);
+    cr_assert(strncmp(r.err.text, "5.7.1 signer revoked: key ", 26) == 0, "%s", r.err.text);
+}
+
+Test(inbound, pgp_unknown_signer_fetched_untrusted_held)
+{
+    char path[700];
+    struct run r;
+    FILE *fp;
+    char buf[4096];
+    size_t n;
+
+    start("www");
+    run("pgp-enc-uma", "uma@ext.example", "require = trusted\non_fail = hold", &r);
+    cr_assert_eq(r.rc, FERR_OK, "%s", r.err.text);
+    cr_assert_eq(r.res.action, INBOUND_HOLD);
+    cr_assert(r.out == NULL || r.out[0] == 0, "held message also written to out");
+    VERIFY(r, "untrusted; method=pgp; signer=\"uma@ext.example\"; status=good (keyserver)");
+    snprintf(path, sizeof(path), "%s", r.res.held_path);
+    cr_assert_not_null(fp = fopen(path, "r"), "%s", path);
+    n = fread(buf, 1, sizeof(buf) - 1, fp);
+    buf[n] = 0;
+    fclose(fp);
+    cr_assert(strstr(buf, "X-Postseal-Verify: untrusted;") == buf);
+    cr_assert(strstr(buf, "the secret plan is ready") != NULL);
+}
+
+Test(inbound, pgp_without_mdc_refused_no_plaintext_leak)
+{
+    struct run r;
+
+    run("pgp-nomdc", "alice@ext.example", NULL, &r);
+    cr_assert_eq(r.rc, FERR_OK);
+    VERIFY(r, "none; decrypt=failed (pgp: OpenPGP data without integrity protection (no MDC) "
+              "refused)");
+    HASNT(r, "secret plan");
+    HAS(r, "-----BEGIN PGP MESSAGE-----");
+    free(r.out);
+    run("pgp-nomdc", "alice@ext.example", "on_decrypt_fail = reject", &r);
+    cr_assert_eq(r.rc, FERR_PERM);
+    cr_assert(strncmp(r.err.text, "5.7.5 cannot decrypt", 20) == 0, "%s", r.err.text);
+}
+
+Test(inbound, pgp_malformed_packets)
+{
+    struct run r;
+
+    run("pgp-malformed", "alice@ext.example", NULL, &r);
+    cr_assert_eq(r.rc, FERR_OK);
+    VERIFY(r, "none; decrypt=failed (pgp: OpenPGP decryption failed");
+}
+
+Test(inbound, efail_sibling_parts_never_decrypted)
+{
+    struct run r;
+
+    run("efail", "alice@ext.example", NULL, &r);
+    cr_assert_eq(r.rc, FERR_OK);
+    VERIFY(r, "none;");
+    HAS(r, "EFAIL");
+    HASNT(r, "secret plan");
+    HAS(r, "<img src=\"http://attacker.example/");
+}
+
+/* ---- policy ---- */
+
+Test(inbound, unsigned_mail_when_signature_required)
+{
+    struct run r;
+
+    run("plain", "alice@ext.example", "verify = required\non_fail = reject", &r);
+    cr_assert_eq(r.rc, FERR_PERM);
+    cr_assert(strstr(r.err.text, "5.7.1 message is not signed") == r.err.text, "%s", r.err.text);
+    free(r.out);
+    run("plain", "alice@ext.example", NULL, &r);
+    cr_assert_eq(r.rc, FERR_OK);
+    VERIFY(r, "none; rule=default; action=deliver");
+    HAS(r, "\n\nJust text.\n");
+}
+
+Test(inbound, rule_by_sender_domain_and_recipient)
+{
+    struct run r;
+
+    run("plain", "alice@ext.example",
+        "[inbound rule other]\nsender_domain = other.example\nverify = required\non_fail = reject\n"
+        "[inbound rule ext]\nsender_domain = .example\nrecipient = @local.example\n"
+        "content = plain\nverify = required\non_fail = tag\ntag = [NOSIG]",
+        &r);
+    cr_assert_eq(r.rc, FERR_OK);
+    VERIFY(r, "none; rule=ext; action=tag");
+    HAS(r, "Subject: [NOSIG] plain\n");
+}
+
+Test(inbound, direction_by_local_domains)
+{
+    struct cfg_diag d = {0};
+    char ini[600];
+    struct cfg *c;
+    struct inbound_cfg *ic;
+    const char *in[] = {"bob@local.example"}, *outr[] = {"x@far.example"};
+    FILE *fp;
+
+    snprintf(ini, sizeof(ini), "%s/dir.%d.ini", fx, (int)getpid());
+    cr_assert_not_null(fp = fopen(ini, "w"));
+    fputs("[inbound]\nlocal_domains = local.example, .corp.example\n", fp);
+    fclose(fp);
+    cr_assert_not_null(c = cfg_load(ini, &d));
+    cr_assert_not_null(ic = inbound_cfg_load(c, &d));
+    cr_assert_eq(inbound_is_inbound(ic, "alice@ext.example", in, 1), 1);
+    cr_assert_eq(inbound_is_inbound(ic, "alice@ext.example", outr, 1), 0);
+    cr_assert_eq(inbound_is_inbound(ic, "carl@sub.corp.example", in, 1), 0);
+    cr_assert_eq(inbound_is_inbound(ic, "", in, 1), 1);
+    inbound_cfg_free(ic);
+    cfg_free(c);
+    unlink(ini);
+}

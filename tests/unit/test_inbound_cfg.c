@@ -1,0 +1,120 @@
+/* test_inbound_cfg: [inbound] validation reports FILE:LINE for every bad
+ * key and refuses the configuration. */
+#include <criterion/criterion.h>
+#include <criterion/redirect.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "inbound.h"
+#include "log.h"
+
+static char ini[64];
+
+static struct inbound_cfg *load(const char *text, int *errors)
+{
+    struct cfg_diag d = {0};
+    struct inbound_cfg *ic;
+    struct cfg *c;
+    FILE *fp;
+
+    snprintf(ini, sizeof(ini), "/tmp/test_inbound_cfg.%d.ini", (int)getpid());
+    cr_assert_not_null(fp = fopen(ini, "w"));
+    fputs(text, fp);
+    fclose(fp);
+    log_open("t", LOG_TO_STDERR, 0);
+    cr_assert_not_null(c = cfg_load(ini, &d));
+    ic = inbound_cfg_load(c, &d);
+    cfg_free(c);
+    *errors = d.errors;
+    return ic;
+}
+
+/* The configuration is refused and stderr names ini:LINE: and the text. */
+static void refused(const char *text, int line, const char *msg)
+{
+    char want[300], got[4096];
+    FILE *e;
+    size_t n;
+    int errors;
+
+    cr_assert_null(load(text, &errors));
+    cr_assert_geq(errors, 1);
+    fflush(stderr);
+    e = cr_get_redirected_stderr();
+    n = fread(got, 1, sizeof(got) - 1, e);
+    got[n] = 0;
+    snprintf(want, sizeof(want), "%s:%d: %s", ini, line, msg);
+    cr_assert(strstr(got, want) != NULL, "expected \"%s\" in \"%s\"", want, got);
+    unlink(ini);
+}
+
+TestSuite(inbound_cfg, .init = cr_redirect_stderr);
+
+Test(inbound_cfg, defaults_load)
+{
+    int errors;
+    struct inbound_cfg *ic =
+        load("[inbound]\nlocal_domains = a.example\n"
+             "[inbound rule x]\nsender_domain = b.example\nverify = required\n",
+             &errors);
+
+    cr_assert_not_null(ic);
+    cr_assert_eq(errors, 0);
+    inbound_cfg_free(ic);
+    unlink(ini);
+}
+
+Test(inbound_cfg, bad_require)
+{
+    refused("[inbound]\nlocal_domains = a.example\nrequire = valid, bogus\n", 3,
+            "require: \"bogus\" is not one of: none, valid, trusted, not_revoked, status_known");
+}
+
+Test(inbound_cfg, bad_action_and_defer_only_for_unreachable)
+{
+    refused("[inbound]\non_fail = explode\n", 2, "on_fail: \"explode\" is not one of");
+    refused("[inbound]\n\non_fail = defer\n", 3, "on_fail: defer is only for on_unreachable");
+}
+
+Test(inbound_cfg, unknown_key_and_section)
+{
+    refused("[inbound]\nverfy = required\n", 2, "unknown key \"verfy\" in [inbound]");
+    refused("[inbound]\n[inbound rules x]\nverify = off\n", 3,
+            "unknown section [inbound rules x] (expected [inbound rule NAME])");
+}
+
+Test(inbound_cfg, urls_checked)
+{
+    refused("[inbound]\nocsp_responder = ldap://x\n", 2,
+            "ocsp_responder: \"ldap://x\" is not an http:// or https:// URL");
+    refused("[inbound]\nkeyserver = ftp://x\n", 2, "keyserver: \"ftp://x\" is not an");
+}
+
+Test(inbound_cfg, world_readable_private_key_refused)
+{
+    char text[300], key[64], msg[200];
+    FILE *fp;
+
+    snprintf(key, sizeof(key), "/tmp/test_inbound_cfg.%d.key", (int)getpid());
+    cr_assert_not_null(fp = fopen(key, "w"));
+    fclose(fp);
+    chmod(key, 0644);
+    snprintf(text, sizeof(text), "[inbound]\nsmime_keypair = %s /etc/hostname\n", key);
+    snprintf(msg, sizeof(msg),
+             "smime_keypair: %s: private key is accessible by others (chmod o-rw)", key);
+    refused(text, 2, msg);
+    unlink(key);
+}
+
+Test(inbound_cfg, hold_needs_hold_dir)
+{
+    refused("[inbound]\n[inbound rule q]\non_fail = hold\n", 3,
+            "[inbound rule q]: hold needs hold_dir in [inbound]");
+}
+
+Test(inbound_cfg, timeout_range)
+{
+    refused("[inbound]\nstatus_timeout = 10m\n", 2, "status_timeout: 10m is out of range");
+}
