@@ -178,9 +178,9 @@ int match_domain_rank(const char *pattern)
     if (strcmp(pattern, "*") == 0)
         return 0;
     if (pattern[0] == '*')
-        return 2 * (int)strlen(pattern + 1);
+        return 2 * (int)strlen(pattern + 2);
     if (pattern[0] == '.')
-        return 2 * (int)strlen(pattern);
+        return 2 * (int)strlen(pattern + 1);
     return 2 * (int)strlen(pattern) + 1;
 }
 

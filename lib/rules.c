@@ -525,6 +525,8 @@ int rules_set(struct rules *r, struct rules_scope *s, const char *key, const cha
             snprintf(err, errlen, "%s: empty value (write \"none\" for an empty list)", key);
             return -1;
         }
+        if (k == RK_SUBJECT || k == RK_ISSUER) /* CNs contain spaces: one per line */
+            return rules_additem(value, strlen(value), &a) ? -1 : 0;
         return rules_split(value, rules_additem, &a) ? -1 : 0;
     }
     default:
