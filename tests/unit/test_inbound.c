@@ -21,6 +21,8 @@
 #include "log.h"
 #include "status.h"
 
+#include <openssl/pem.h>
+
 static char fx[512];   /* fixture directory */
 static char home[600]; /* per-test copy of the gateway's GnuPG home */
 static int port_ocsp, port_http, port_hang, port_badocsp;
@@ -632,4 +634,168 @@ Test(inbound, direction_by_local_domains)
     inbound_cfg_free(ic);
     cfg_free(c);
     unlink(ini);
+}
+
+/* ---- messages made by postseal's own outbound side (filter/pgp.c,
+ * filter/smime.c), as a sending postseal gateway would ---- */
+
+#include "pgp.h"
+#include "smime.h"
+
+static const char inner[] = "Content-Type: text/plain; charset=us-ascii\n"
+                            "Content-Transfer-Encoding: 7bit\n\n"
+                            "Hello Bob,\nfrom postseal to postseal.\n";
+
+/* Writes outer headers + the entity made by fn into msg/NAME.eml. */
+static void outbound(const char *name, int (*fn)(int, FILE *, struct ferr *))
+{
+    char path[700], ipath[700];
+    struct ferr err;
+    FILE *fp;
+    int in;
+
+    snprintf(ipath, sizeof(ipath), "%s/inner.%d", fx, (int)getpid());
+    cr_assert_not_null(fp = fopen(ipath, "w"));
+    fputs(inner, fp);
+    fclose(fp);
+    cr_assert((in = open(ipath, O_RDONLY)) >= 0);
+    snprintf(path, sizeof(path), "%s/msg/%s.eml", fx, name);
+    cr_assert_not_null(fp = fopen(path, "w"));
+    fprintf(fp,
+            "From: Alice <alice@ext.example>\nTo: bob@local.example\nSubject: %s\n"
+            "MIME-Version: 1.0\n",
+            name);
+    cr_assert_eq(fn(in, fp, &err), FERR_OK, "%s", err.text);
+    fclose(fp);
+    close(in);
+    unlink(ipath);
+}
+
+static int out_pgp_encrypt_sign(int in, FILE *out, struct ferr *err)
+{
+    char home_a[600], bob[64], alice[64], apath[600];
+    const char *rcpt[1] = {bob};
+    struct pgp *p;
+    FILE *fp;
+    int rc;
+
+    snprintf(home_a, sizeof(home_a), "%s/gpg-alice", fx);
+    snprintf(bob, sizeof(bob), "bob@local.example");
+    snprintf(apath, sizeof(apath), "%s/alice.fpr", fx);
+    cr_assert_not_null(fp = fopen(apath, "r"));
+    cr_assert_not_null(fgets(alice, sizeof(alice), fp));
+    fclose(fp);
+    alice[strcspn(alice, "\n")] = 0;
+    /* the recipient by fingerprint, as the keystore would hand it over */
+    {
+        char cmd[800];
+        FILE *pp;
+
+        snprintf(cmd, sizeof(cmd),
+                 "GNUPGHOME=%s gpg --with-colons --list-keys bob@local.example | "
+                 "awk -F: '/^fpr/{print $10; exit}'",
+                 home_a);
+        cr_assert_not_null(pp = popen(cmd, "r"));
+        cr_assert_not_null(fgets(bob, sizeof(bob), pp));
+        pclose(pp);
+        bob[strcspn(bob, "\n")] = 0;
+    }
+    cr_assert_eq(pgp_open(&p, home_a, err), FERR_OK, "%s", err->text);
+    rc = pgp_encrypt(p, in, rcpt, 1, alice, out, err);
+    pgp_close(p);
+    return rc;
+}
+
+static struct smime_signer *alice_signer(void)
+{
+    char c[600], k[600];
+    struct smime_signer *s = NULL;
+    struct ferr err;
+
+    snprintf(c, sizeof(c), "%s/alice.pem", fx);
+    snprintf(k, sizeof(k), "%s/alice.key", fx);
+    cr_assert_eq(keystore_smime_signer(c, k, &s, &err), FERR_OK, "%s", err.text);
+    return s;
+}
+
+static int out_smime(int in, FILE *out, struct ferr *err, int cipher)
+{
+    struct smime_opts o = {.cipher = cipher};
+    struct smime_signer *s = alice_signer();
+    STACK_OF(X509) *rc = sk_X509_new_null();
+    char path[600];
+    FILE *fp;
+    X509 *bob;
+    int r;
+
+    snprintf(path, sizeof(path), "%s/bob.pem", fx);
+    cr_assert_not_null(fp = fopen(path, "r"));
+    cr_assert_not_null(bob = PEM_read_X509(fp, NULL, NULL, NULL));
+    fclose(fp);
+    sk_X509_push(rc, bob);
+    r = smime_encrypt(in, rc, &o, s, out, err);
+    sk_X509_pop_free(rc, X509_free);
+    keystore_smime_signer_free(s);
+    return r;
+}
+
+static int out_smime_cbc(int in, FILE *out, struct ferr *err)
+{
+    return out_smime(in, out, err, SMIME_AES256_CBC);
+}
+
+static int out_smime_gcm(int in, FILE *out, struct ferr *err)
+{
+    return out_smime(in, out, err, SMIME_AES256_GCM);
+}
+
+static int out_smime_sign(int in, FILE *out, struct ferr *err)
+{
+    struct smime_signer *s = alice_signer();
+    int r = smime_sign(in, s, NULL, out, err);
+
+    keystore_smime_signer_free(s);
+    return r;
+}
+
+Test(inbound, own_outbound_pgp_signed_encrypted)
+{
+    struct run r;
+
+    outbound("own-pgp", out_pgp_encrypt_sign);
+    run("own-pgp", "alice@ext.example", "require = trusted", &r);
+    cr_assert_eq(r.rc, FERR_OK, "%s", r.err.text);
+    VERIFY(r, "valid; method=pgp; signer=\"alice@ext.example\"");
+    HAS(r, "decrypt=pgp");
+    HAS(r, "\n\nHello Bob,\nfrom postseal to postseal.\n");
+}
+
+Test(inbound, own_outbound_smime_signed_encrypted_cbc_and_gcm)
+{
+    struct run r;
+
+    start("ocsp");
+    outbound("own-smime-cbc", out_smime_cbc);
+    run("own-smime-cbc", "alice@ext.example", "require = trusted, status_known", &r);
+    cr_assert_eq(r.rc, FERR_OK, "%s", r.err.text);
+    VERIFY(r, "valid; method=smime; signer=\"alice@ext.example\"; status=good (ocsp); "
+              "decrypt=smime");
+    HAS(r, "Hello Bob,\nfrom postseal to postseal.\n");
+    free(r.out);
+    outbound("own-smime-gcm", out_smime_gcm);
+    run("own-smime-gcm", "alice@ext.example", "require = trusted, status_known", &r);
+    cr_assert_eq(r.rc, FERR_OK, "%s", r.err.text);
+    VERIFY(r, "valid; method=smime; signer=\"alice@ext.example\"; status=good (ocsp); "
+              "decrypt=smime");
+}
+
+Test(inbound, own_outbound_smime_multipart_signed)
+{
+    struct run r;
+
+    start("ocsp");
+    outbound("own-smime-sign", out_smime_sign);
+    run("own-smime-sign", "alice@ext.example", "require = trusted, status_known", &r);
+    cr_assert_eq(r.rc, FERR_OK, "%s", r.err.text);
+    VERIFY(r, "valid; method=smime; signer=\"alice@ext.example\"; status=good (ocsp)");
 }
