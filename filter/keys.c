@@ -101,6 +101,7 @@ void keys_free(struct keys *k)
     if (k == NULL)
         return;
     cache_close(k->cache);
+    keystore_close(k->ks);
     X509_STORE_free(k->smime_store);
     keys_cfg_free(k);
 }
@@ -194,6 +195,50 @@ static void keys_cache_store(struct keys *k, int m, const char *ckey, int found,
         log_warnx("keys: %s", err);
 }
 
+/* The filter's local key store ([filter] gnupg_home, smime_certs). */
+static int keys_local(struct keys *k, const char *addr, unsigned want, struct keys_result *res,
+                      char *why, size_t whylen)
+{
+    struct ferr err;
+    int rc, temp = 0;
+
+    if (k->ks == NULL && keystore_open(&k->ks, &k->ksconf, &err) != FERR_OK) {
+        keys_note(k, "local: key store: %s", err.text);
+        keys_why(why, whylen, "local", err.text);
+        return KR_TEMP;
+    }
+    if ((want & KEYS_PGP) && k->ksconf.gnupg_home != NULL) {
+        rc = keystore_pgp_find(k->ks, addr, res->fpr, sizeof(res->fpr), &err);
+        if (rc == FERR_OK) {
+            res->kind = KEYS_PGP;
+            snprintf(res->source, sizeof(res->source), "local GnuPG home %.400s",
+                     k->ksconf.gnupg_home);
+            keys_note(k, "local: OpenPGP key %s in %s: usable", res->fpr, k->ksconf.gnupg_home);
+            return KR_FOUND;
+        }
+        res->fpr[0] = 0;
+        keys_note(k, "local: OpenPGP: %s", err.text);
+        keys_why(why, whylen, "local", err.text);
+        if (rc == FERR_TEMP)
+            temp = 1;
+    }
+    if ((want & KEYS_SMIME) && k->ksconf.smime_certs != NULL) {
+        rc = keystore_smime_find(k->ks, addr, &res->cert, &err);
+        if (rc == FERR_OK) {
+            res->kind = KEYS_SMIME;
+            snprintf(res->source, sizeof(res->source), "local smime_certs %.400s",
+                     k->ksconf.smime_certs);
+            keys_note(k, "local: S/MIME certificate in %s: usable", k->ksconf.smime_certs);
+            return KR_FOUND;
+        }
+        keys_note(k, "local: S/MIME: %s", err.text);
+        keys_why(why, whylen, "local", err.text);
+        if (rc == FERR_TEMP)
+            temp = 1;
+    }
+    return temp ? KR_TEMP : KR_NONE;
+}
+
 /* Every step for one address (the recipient's or a gateway address).
  * Returns KR_FOUND, or KR_NONE/KR_TEMP with reasons appended to why. */
 static int keys_find_addr(struct keys *k, const char *addr, unsigned want, struct keys_result *res,
@@ -208,21 +253,11 @@ static int keys_find_addr(struct keys *k, const char *addr, unsigned want, struc
         lower[i] = (char)tolower((unsigned char)addr[i]);
     lower[i] = 0;
 
-    if (want & KEYS_PGP) {
-        buf[0] = 0;
-        rc = keys_pgp_local(k, addr, res, buf, sizeof(buf));
-        if (rc == KR_FOUND) {
-            res->kind = KEYS_PGP;
-            snprintf(res->source, sizeof(res->source), "local keyring %s", k->gnupg_home);
-            keys_note(k, "local: OpenPGP key %s in %s: usable", res->fpr, k->gnupg_home);
-            return KR_FOUND;
-        }
-        keys_note(k, "local: OpenPGP: %s", buf);
-        if (rc == KR_TEMP) {
-            keys_why(why, whylen, "local", buf);
-            temp = 1;
-        }
-    }
+    rc = keys_local(k, addr, want, res, why, whylen);
+    if (rc == KR_FOUND)
+        return rc;
+    if (rc == KR_TEMP)
+        temp = 1;
 
     for (i = 0; i < k->nmethods; i++) {
         m = k->methods[i];

@@ -207,9 +207,6 @@ static void keys_main_entry(struct keys *k, struct cfg_diag *diag, const struct 
         }
         *methods_seen = 1;
         cfg_list(e->value, keys_add_method, &ml);
-    } else if (strcmp(e->key, "gnupg_home") == 0) {
-        free(k->gnupg_home);
-        k->gnupg_home = keys_dup(e->value);
     } else if (strcmp(e->key, "cache_file") == 0) {
         free(k->cache_file);
         k->cache_file = e->value[0] ? keys_dup(e->value) : NULL;
@@ -362,7 +359,6 @@ struct keys *keys_cfg_new(const struct cfg *cfg, struct cfg_diag *diag)
 
     if ((k = calloc(1, sizeof(*k))) == NULL)
         abort();
-    k->gnupg_home = keys_dup("/var/lib/postseal/gnupg");
     k->cache_file = keys_dup("/var/lib/postseal/keys.mdb");
     k->cache_mb = 64;
     k->positive_ttl = 86400;
@@ -376,6 +372,13 @@ struct keys *keys_cfg_new(const struct cfg *cfg, struct cfg_diag *diag)
         const struct cfg_entry *e = &cfg->entries[i];
         const char *sec = e->section;
 
+        /* The local key store is the filter's ([filter] gnupg_home, smime_certs,
+         * smime_ca): discovered keys are imported where the encryption step
+         * looks.  Empty values are the filter's to report. */
+        if (strcmp(sec, "filter") == 0 && e->value[0]) {
+            keystore_conf_entry(&k->ksconf, e, diag);
+            continue;
+        }
         if (!cfg_section_is(sec, "keys"))
             continue;
         if (strcmp(sec, "keys") == 0) {
@@ -414,11 +417,12 @@ struct keys *keys_cfg_new(const struct cfg *cfg, struct cfg_diag *diag)
                       sec);
         }
     }
-    if (!methods_seen) {
-        k->methods[0] = KM_WKD;
-        k->nmethods = 1;
-    }
+    k->gnupg_home = k->ksconf.gnupg_home;
     for (j = 0; j < k->nmethods; j++) {
+        if (k->methods[j] != KM_LDAP && k->gnupg_home == NULL)
+            cfg_error(diag, first_line,
+                      "methods: %s needs [filter] gnupg_home (found keys are imported there)",
+                      keys_method_names[k->methods[j]]);
         if (k->methods[j] == KM_HKP && k->nhkp == 0)
             cfg_error(diag, first_line, "methods: hkp needs at least one hkp_server");
         if (k->methods[j] == KM_VKS && k->nvks == 0)
@@ -462,7 +466,7 @@ void keys_cfg_free(struct keys *k)
 
     if (k == NULL)
         return;
-    free(k->gnupg_home);
+    keystore_conf_free(&k->ksconf);
     free(k->cache_file);
     free(k->ca_file);
     free(k->smime_ca_file);

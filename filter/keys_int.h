@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "keys.h"
+#include "keystore.h"
 
 #define KEYS_ADDR_MAX 254
 
@@ -38,8 +39,9 @@ struct keys_domain {
 struct keys {
     int methods[KEYS_MAX_METHODS];
     int nmethods;
-    char *gnupg_home;
-    char *cache_file; /* NULL: no cache */
+    struct keystore_conf ksconf; /* [filter] gnupg_home, smime_certs, smime_ca */
+    char *gnupg_home;            /* = ksconf.gnupg_home: discovered keys go there */
+    char *cache_file;            /* NULL: no cache */
     long cache_mb;
     long positive_ttl, negative_ttl;
     long timeout, connect_timeout; /* seconds */
@@ -62,6 +64,7 @@ struct keys {
     /* run time */
     struct cache *cache;
     int cache_failed;
+    struct keystore *ks;
     X509_STORE *smime_store;
     FILE *trace; /* --lookup report, else NULL */
 };
@@ -84,8 +87,6 @@ int keys_http_init(void);
 /* keys_pgp.c */
 void keys_zbase32(const unsigned char *in, size_t len, char *out, size_t outlen);
 int keys_wkd_urls(const char *addr, char *adv, size_t alen, char *direct, size_t dlen);
-int keys_pgp_local(struct keys *k, const char *addr, struct keys_result *res, char *why,
-                   size_t whylen);
 int keys_pgp_import(struct keys *k, const char *addr, const char *origin, const char *data,
                     size_t len, char *fpr, size_t fprlen, char *why, size_t whylen);
 int keys_pgp_by_fpr(struct keys *k, const char *fpr, const char *addr, char *why, size_t whylen);

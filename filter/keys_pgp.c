@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "keys_int.h"
+#include "keystore.h"
 #include "log.h"
 
 #define KEYS_PGP_MAX_KEYS 16
@@ -121,47 +122,23 @@ static gpgme_ctx_t keys_ctx(const char *home, char *why, size_t whylen)
     return ctx;
 }
 
-/* Why a key cannot be used for addr, or NULL when it can.  buf holds the
- * text. */
+/* Why a key cannot be used for addr (NULL: any user ID), or NULL when it
+ * can: the key store's rule (keystore_pgp_usable), plus the addresses the
+ * key does have when the user ID is missing. */
 static const char *keys_pgp_unusable(gpgme_key_t key, const char *addr, char *buf, size_t len)
 {
     gpgme_user_id_t uid;
-    char have[300] = "";
-    int uid_ok = addr == NULL; /* a configured domain key: any user ID */
+    size_t n;
 
-    for (uid = key->uids; uid != NULL; uid = uid->next) {
-        if (addr != NULL && uid->address != NULL && strcasecmp(uid->address, addr) == 0 &&
-            !uid->revoked && !uid->invalid)
-            uid_ok = 1;
-        if (uid->address != NULL && strlen(have) + strlen(uid->address) + 4 < sizeof(have)) {
-            if (have[0])
-                strcat(have, ", ");
-            strcat(have, uid->address);
-            if (uid->revoked)
-                strcat(have, " (revoked)");
-        }
-    }
-    if (key->revoked)
-        snprintf(buf, len, "key %s is revoked", key->fpr);
-    else if (key->expired) {
-        char day[32] = "?";
-        time_t t = key->subkeys ? (time_t)key->subkeys->expires : 0;
-        struct tm tm;
-
-        if (t > 0 && gmtime_r(&t, &tm) != NULL)
-            strftime(day, sizeof(day), "%Y-%m-%d", &tm);
-        snprintf(buf, len, "key %s expired on %s", key->fpr, day);
-    } else if (key->disabled)
-        snprintf(buf, len, "key %s is disabled", key->fpr);
-    else if (key->invalid)
-        snprintf(buf, len, "key %s is invalid", key->fpr);
-    else if (!uid_ok)
-        snprintf(buf, len, "key %s has no valid user ID for %s (it has: %s)", key->fpr, addr,
-                 have[0] ? have : "none");
-    else if (!key->can_encrypt)
-        snprintf(buf, len, "key %s has no usable encryption subkey (expired or revoked)", key->fpr);
-    else
+    if (keystore_pgp_usable(key, addr, KEYSTORE_ENCRYPT, buf, len) == 0)
         return NULL;
+    if (strstr(buf, "has no user ID") != NULL) {
+        strncat(buf, " (it has:", len - strlen(buf) - 1);
+        for (uid = key->uids; uid != NULL; uid = uid->next)
+            if (uid->email != NULL && (n = strlen(buf)) + strlen(uid->email) + 4 < len)
+                snprintf(buf + n, len - n, " <%s>", uid->email);
+        strncat(buf, ")", len - strlen(buf) - 1);
+    }
     return buf;
 }
 
@@ -212,21 +189,6 @@ static int keys_pgp_pick(gpgme_ctx_t ctx, const char *pattern, const char *addr,
     if (n == 0)
         keys_append(why, whylen, "no key");
     return KR_NONE;
-}
-
-int keys_pgp_local(struct keys *k, const char *addr, struct keys_result *res, char *why,
-                   size_t whylen)
-{
-    gpgme_ctx_t ctx;
-    char pattern[300];
-    int rc;
-
-    if ((ctx = keys_ctx(k->gnupg_home, why, whylen)) == NULL)
-        return KR_TEMP;
-    snprintf(pattern, sizeof(pattern), "<%s>", addr);
-    rc = keys_pgp_pick(ctx, pattern, addr, res->fpr, sizeof(res->fpr), why, whylen);
-    gpgme_release(ctx);
-    return rc;
 }
 
 /* A configured or cached fingerprint: present in gnupg_home and usable for

@@ -62,7 +62,8 @@ static struct keys *ctx(void)
     snprintf(home, sizeof(home), "%s/gnupg", tmp);
     mkdir(home, 0700);
     snprintf(text, sizeof(text),
-             "[keys]\ngnupg_home = %s\ncache_file =\nsmime_ca_file = " DATA "/ca.pem\n", home);
+             "[filter]\ngnupg_home = %s\n[keys]\ncache_file =\nsmime_ca_file = " DATA "/ca.pem\n",
+             home);
     k = load(text, &d);
     cr_assert_not_null(k);
     return k;
@@ -193,11 +194,11 @@ Test(keys, config_defaults_are_valid)
     struct keys *k = load("[keys]\n", &d);
 
     cr_assert_not_null(k);
-    cr_assert_eq(k->nmethods, 1);
-    cr_assert_eq(k->methods[0], KM_WKD);
+    cr_assert_eq(k->nmethods, 0); /* local keys only */
     cr_assert_eq(k->timeout, 10);
     keys_free(k);
-    k = load("[keys]\nmethods = vks, wkd\nvks_server = https://keys.test:15043/\n"
+    k = load("[filter]\ngnupg_home = /tmp\n[keys]\nmethods = vks, wkd\nvks_server = "
+             "https://keys.test:15043/\n"
              "hkp_server = hkp://pool.example\n",
              &d);
     cr_assert_not_null(k);
@@ -246,10 +247,14 @@ Test(keys, import_keeps_only_the_matching_user_id)
     cr_assert_eq(other, 0, "the other user ID reached the keyring");
     /* and the local lookup finds it now */
     {
-        struct keys_result res = {0};
+        struct keys_result res;
+        struct ferr err;
 
-        cr_assert_eq(keys_pgp_local(k, "alice@example.org", &res, why, sizeof(why)), KR_FOUND);
+        cr_assert_eq(keys_find(k, "alice@example.org", KEYS_PGP, &res, &err), KEYS_FOUND, "%s",
+                     res.why);
         cr_assert_str_eq(res.fpr, want);
+        cr_assert(strstr(res.source, "local") != NULL, "%s", res.source);
+        keys_result_clear(&res);
     }
     keys_free(k);
 }
@@ -268,10 +273,11 @@ Test(keys, import_refusals_say_why)
     static const struct {
         const char *file, *addr, *reason;
     } cases[] = {
-        {"mallory.pgp", "alice@example.org", "has no valid user ID for alice@example.org"},
-        {"old.pgp", "old@example.org", "expired on 2020-01-02"},
+        {"mallory.pgp", "alice@example.org",
+         "has no user ID <alice@example.org> (it has: <mallory@example.org>)"},
+        {"old.pgp", "old@example.org", "expired 2020-01-02"},
         {"rev.pgp", "rev@example.org", "is revoked"},
-        {"nosub.pgp", "nosub@example.org", "no usable encryption subkey"},
+        {"nosub.pgp", "nosub@example.org", "has no usable encryption subkey"},
         {"garbage.bin", "alice@example.org", "no usable OpenPGP key data"},
     };
     struct keys *k = ctx();
@@ -285,10 +291,12 @@ Test(keys, import_refusals_say_why)
     }
     /* nothing refused reached the keyring */
     {
-        struct keys_result res = {0};
+        struct keys_result res;
+        struct ferr err;
 
-        cr_assert_eq(keys_pgp_local(k, "mallory@example.org", &res, why, sizeof(why)), KR_NONE);
-        cr_assert_eq(keys_pgp_local(k, "old@example.org", &res, why, sizeof(why)), KR_NONE);
+        cr_assert_eq(keys_find(k, "mallory@example.org", KEYS_PGP, &res, &err), KEYS_NONE);
+        cr_assert_eq(res.kind, 0, "%s", res.why);
+        cr_assert_eq(keys_find(k, "old@example.org", KEYS_PGP, &res, &err), KEYS_NONE);
     }
     keys_free(k);
 }
