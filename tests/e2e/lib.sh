@@ -29,7 +29,9 @@ export LC_ALL=C
 E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 : "${PS_PORT_BASE:=10025}"
 E2E_BASE=$PS_PORT_BASE
-E2E_RUN=${E2E_RUN:-$E2E_ROOT/tests/work/e2e-$E2E_BASE}
+# shellcheck source=tests/e2e/workdir.sh
+. "$E2E_ROOT/tests/e2e/workdir.sh"
+E2E_RUN=${E2E_RUN:-$(e2e_workdir "$E2E_ROOT" "e2e-$E2E_BASE")}
 E2E_NAME=${E2E_NAME:-$(basename "$0" .sh)}
 E2E_NAME=${E2E_NAME#t_}
 E2E_DIR=$E2E_RUN/$E2E_NAME
@@ -514,13 +516,23 @@ pf_policy() {
 #   argv=$POSTSEAL_FILTER -c CONF -f ${sender} -- ${recipient}
 # (pipe flags default "Rq").  The filter reinjects into pf_reinject_port NAME.
 pf_filter() {
-    local name=$1 conf=$2 flags=${3:-Rq}
-    need_prog "$POSTSEAL_FILTER"
+    local name=$1 conf=$2 flags=${3:-Rq} prog=$POSTSEAL_FILTER
+    need_prog "$prog"
     [ -r "$conf" ] || e2e_die "pf_filter: no config $conf"
+    # pipe(8) runs it as nobody: copy what nobody cannot reach (a checkout
+    # under /root).
+    if ! setpriv --reuid=65534 --regid=65534 --clear-groups -- test -x "$prog" 2>/dev/null; then
+        mkdir -p "$E2E_DIR/bin" && cp "$prog" "$E2E_DIR/bin/" || e2e_die "pf_filter: cp $prog"
+        prog=$E2E_DIR/bin/${prog##*/}
+    fi
+    if ! e2e_can_reach "$conf"; then
+        cp "$conf" "$E2E_DIR/filter-${conf##*/}" || e2e_die "pf_filter: cp $conf"
+        conf=$E2E_DIR/filter-${conf##*/}
+    fi
     pf_master "$name" <<EOF
 postseal-filter unix - n n - 4 pipe
   flags=$flags user=nobody null_sender=
-  argv=$POSTSEAL_FILTER -c $conf -f \${sender} -- \${recipient}
+  argv=$prog -c $conf -f \${sender} -- \${recipient}
 EOF
     pf_smtpd "$name" "content_filter=postseal-filter:dummy"
 }
@@ -867,6 +879,10 @@ e2e__exit() {
     local rc=$?
     trap - EXIT
     trap '' INT TERM HUP
+    if [ -n "${E2E_DEMO:-}" ]; then
+        e2e__cleanup >/dev/null 2>&1
+        return
+    fi
     if [ $rc -ne 0 ] && [ $E2E_FAIL -eq 0 ]; then
         e2e__result "not ok" "test script exited with status $rc"
     fi

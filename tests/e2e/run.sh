@@ -8,17 +8,23 @@
 # A test that dies without a result counts as 1 failed.  After each test (and
 # before the first, for leftovers of an interrupted run) every Postfix
 # instance and daemon under the run's work dir is stopped, whatever happened.
-# Work dir: tests/work/e2e-$PS_PORT_BASE (default port base 10025).
+# Work dir: tests/work/e2e-$PS_PORT_BASE (default port base 10025), or
+# /var/tmp/postseal-e2e-$PS_PORT_BASE when user nobody cannot reach the checkout.
 # Exit status: 0 when nothing failed.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 root=$(pwd)
 : "${PS_PORT_BASE:=10025}"
 export PS_PORT_BASE
-run=$root/tests/work/e2e-$PS_PORT_BASE
+. tests/e2e/workdir.sh
+mkdir -p tests/work
 results=$root/tests/work/results.e2e
-mkdir -p "$run/results"
 : >"$results"
+run=${E2E_RUN:-$(e2e_workdir "$root" "e2e-$PS_PORT_BASE")}
+export E2E_RUN="$run"
+mkdir -p "$run/results"
+[ "$run" = "$root/tests/work/e2e-$PS_PORT_BASE" ] ||
+    echo "e2e: work dir $run (user nobody cannot reach $root/tests/work)"
 
 # Stops every instance / daemon a test under $run may have left running.
 sweep() {
