@@ -36,8 +36,10 @@
 #include <strings.h>
 
 #include "cfg.h"
+#include "global.h"
 #include "log.h"
 #include "sendmail_access.h"
+#include "server.h"
 #include "tlsp.h"
 
 #define L_NONE 0
@@ -74,7 +76,7 @@ struct tlsp_rule {
 };
 
 struct tlsp_conf {
-    char *listen;
+    struct tlsp_daemon d;
     char *policy_name;
     char *transport_name;
     int def_level;
@@ -132,16 +134,22 @@ void tlsp_free(struct tlsp_conf *conf)
     for (i = 0; i < conf->nrules; i++)
         tlsp_rule_free(&conf->rules[i]);
     free(conf->rules);
-    free(conf->listen);
     free(conf->policy_name);
     free(conf->transport_name);
     sma_conf_free(&conf->sm);
     free(conf);
 }
 
-const char *tlsp_listen(const struct tlsp_conf *conf)
+const struct tlsp_daemon *tlsp_daemon(const struct tlsp_conf *conf)
 {
-    return conf->listen;
+    return &conf->d;
+}
+
+size_t tlsp_count(const struct tlsp_conf *conf, size_t *sendmail_entries)
+{
+    if (sendmail_entries)
+        *sendmail_entries = conf->sm.map ? conf->sm.map->count : 0;
+    return conf->nrules;
 }
 
 const char *tlsp_policy_name(const struct tlsp_conf *conf)
@@ -410,8 +418,33 @@ static void tlsp_main_entry(struct tlsp_conf *conf, const struct cfg_entry *e,
     long v;
 
     if (strcmp(e->key, "listen") == 0) {
-        free(conf->listen);
-        conf->listen = xstrdup(e->value);
+        struct server_endpoint ep;
+        char err[300];
+
+        if (strlen(e->value) >= sizeof(conf->d.listen))
+            cfg_error(diag, e->line, "listen: longer than %zu bytes", sizeof(conf->d.listen) - 1);
+        else if (server_endpoint_parse(e->value, &ep, err, sizeof(err)) < 0)
+            cfg_error(diag, e->line, "listen: %s", err);
+        else
+            strcpy(conf->d.listen, e->value);
+    } else if (strcmp(e->key, "socket_mode") == 0) {
+        char *end;
+
+        v = strtol(e->value, &end, 8);
+        if (e->value[0] != '0' || *end != 0 || v < 0 || v > 0777)
+            cfg_error(diag, e->line, "socket_mode: \"%s\" is not an octal mode such as 0666",
+                      e->value);
+        else
+            conf->d.socket_mode = (int)v;
+    } else if (strcmp(e->key, "max_connections") == 0) {
+        if (cfg_uint(diag, e, 1, 100000, &v) == 0)
+            conf->d.max_conns = (int)v;
+    } else if (strcmp(e->key, "idle_timeout") == 0) {
+        if (cfg_seconds(diag, e, 1, 86400, &v) == 0)
+            conf->d.idle_timeout = (int)v;
+    } else if (strcmp(e->key, "request_timeout") == 0) {
+        if (cfg_seconds(diag, e, 1, 3600, &v) == 0)
+            conf->d.request_timeout = (int)v;
     } else if (strcmp(e->key, "policy_map") == 0 || strcmp(e->key, "transport_map") == 0) {
         char **dst = e->key[0] == 'p' ? &conf->policy_name : &conf->transport_name;
 
@@ -432,7 +465,8 @@ static void tlsp_main_entry(struct tlsp_conf *conf, const struct cfg_entry *e,
         cfg_enum(diag, e, tlsp_protos, &conf->min_proto);
     } else {
         cfg_error(diag, e->line,
-                  "[tlspolicy]: unknown key \"%s\" (listen, policy_map, transport_map, default, "
+                  "[tlspolicy]: unknown key \"%s\" (listen, socket_mode, max_connections, "
+                  "idle_timeout, request_timeout, policy_map, transport_map, default, "
                   "min_cipher_bits, min_protocol)",
                   e->key);
     }
@@ -448,13 +482,24 @@ struct tlsp_conf *tlsp_load(const struct cfg *cfg, struct cfg_diag *diag)
 
     if (conf == NULL)
         log_fatalx(1, "out of memory");
-    conf->listen = xstrdup("unix:/run/postseal/tlspolicy.sock");
+    strcpy(conf->d.listen, "unix:/run/postseal/tlspolicy.sock");
+    conf->d.socket_mode = 0666;
+    conf->d.max_conns = 1024;
+    conf->d.idle_timeout = 3600;
+    conf->d.request_timeout = 10;
     conf->policy_name = xstrdup("tlspolicy");
     conf->transport_name = xstrdup("transport");
     conf->def_level = L_MAY;
     snprintf(conf->def_source, sizeof(conf->def_source), "built-in default");
     conf->min_bits = 128;
     conf->min_proto = 2;
+    cfg_check_owners(cfg, diag);
+    {
+        struct global_conf g;
+
+        global_parse(cfg, diag, &g);
+        snprintf(conf->d.user, sizeof(conf->d.user), "%s", g.user);
+    }
     /* [tlspolicy] first: sections inherit its values whatever the order */
     for (i = 0; i < cfg->count; i++)
         if (strcmp(cfg->entries[i].section, "tlspolicy") == 0)

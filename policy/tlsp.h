@@ -22,7 +22,18 @@ struct tlsp_conf;
 struct tlsp_conf *tlsp_load(const struct cfg *cfg, struct cfg_diag *diag);
 void tlsp_free(struct tlsp_conf *conf);
 
-const char *tlsp_listen(const struct tlsp_conf *conf);
+/* What the daemon needs besides decisions: [tlspolicy] listen, socket_mode,
+ * max_connections, idle_timeout, request_timeout and [global] user. */
+struct tlsp_daemon {
+    char listen[256];
+    int socket_mode;
+    int max_conns;
+    int idle_timeout;
+    int request_timeout;
+    char user[64];
+};
+const struct tlsp_daemon *tlsp_daemon(const struct tlsp_conf *conf);
+size_t tlsp_count(const struct tlsp_conf *conf, size_t *sendmail_entries);
 const char *tlsp_policy_name(const struct tlsp_conf *conf);
 const char *tlsp_transport_name(const struct tlsp_conf *conf);
 
