@@ -59,6 +59,12 @@ void mime_header_free(struct mime_header *h);
 const struct mime_field *mime_header_find(const struct mime_header *h, const char *name,
                                           size_t *index);
 
+/* Decodes RFC 2047 encoded words ("=?utf-8?Q?a_b?=", "=?utf-8?B?...?=") of
+ * an unfolded header value into their raw bytes (no charset conversion);
+ * blanks between two adjacent encoded words are dropped; a malformed word is
+ * copied as written.  out is NUL-terminated, truncated to outlen - 1 bytes. */
+size_t mime_words_decode(const char *in, char *out, size_t outlen);
+
 /* Parsed Content-Type or Content-Disposition value.  RFC 2045 5.1 syntax,
  * RFC 2231 continuations (name*0, name*1) and charset'lang'%XX values;
  * quoted strings and comments.  Names and type/subtype are lower-cased. */

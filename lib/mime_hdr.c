@@ -734,3 +734,91 @@ const char *mime_cte_name(int cte)
         return "unknown";
     return mime_cte_names[cte];
 }
+
+/* ---- RFC 2047 encoded words ---- */
+
+/* Decodes one word at in ("=?cs?E?text?="); returns its length or 0. */
+static size_t mime_word(const char *in, char *out, size_t outlen, size_t *o)
+{
+    const char *cs = in + 2, *q1 = strchr(cs, '?'), *text, *end;
+    char enc;
+
+    if (q1 == NULL || q1 == cs || (q1[1] != 'B' && q1[1] != 'b' && q1[1] != 'Q' && q1[1] != 'q') ||
+        q1[2] != '?')
+        return 0;
+    enc = (char)toupper((unsigned char)q1[1]);
+    text = q1 + 3;
+    if ((end = strstr(text, "?=")) == NULL)
+        return 0;
+    for (const char *p = cs; p < end; p++)
+        if (*p == ' ' || *p == '\t')
+            return 0;
+    if (enc == 'B') {
+        struct mime_dec d;
+        char buf[MIME_MAX_FIELD + MIME_DEC_SLACK];
+        size_t n = 0, m = 0;
+
+        if ((size_t)(end - text) > MIME_MAX_FIELD)
+            return 0;
+        mime_dec_init(&d, MIME_CTE_BASE64);
+        if (mime_dec_update(&d, text, (size_t)(end - text), buf, &n) < 0 ||
+            mime_dec_final(&d, buf + n, &m) < 0)
+            return 0;
+        n += m;
+        for (m = 0; m < n && *o + 1 < outlen; m++)
+            out[(*o)++] = buf[m] ? buf[m] : ' ';
+    } else {
+        const char *p;
+
+        for (p = text; p < end && *o + 1 < outlen; p++) {
+            int c = (unsigned char)*p;
+
+            if (c == '_') {
+                c = ' ';
+            } else if (c == '=' && p + 2 < end && mime_hex((unsigned char)p[1]) >= 0 &&
+                       mime_hex((unsigned char)p[2]) >= 0) {
+                c = mime_hex((unsigned char)p[1]) * 16 + mime_hex((unsigned char)p[2]);
+                p += 2;
+            }
+            out[(*o)++] = (char)(c ? c : ' ');
+        }
+    }
+    return (size_t)(end + 2 - in);
+}
+
+size_t mime_words_decode(const char *in, char *out, size_t outlen)
+{
+    size_t o = 0, n, blank_at = 0;
+    const char *p = in, *blank = NULL;
+    int last_word = 0;
+
+    if (outlen == 0)
+        return 0;
+    while (*p && o + 1 < outlen) {
+        if (p[0] == '=' && p[1] == '?') {
+            size_t save = o;
+
+            if (blank != NULL && last_word)
+                o = blank_at; /* drop blanks between two encoded words */
+            if ((n = mime_word(p, out, outlen, &o)) > 0) {
+                p += n;
+                last_word = 1;
+                blank = NULL;
+                continue;
+            }
+            o = save;
+        }
+        if (*p == ' ' || *p == '\t') {
+            if (blank == NULL) {
+                blank = p;
+                blank_at = o;
+            }
+        } else {
+            last_word = 0;
+            blank = NULL;
+        }
+        out[o++] = *p++;
+    }
+    out[o] = 0;
+    return o;
+}

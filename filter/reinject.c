@@ -1,0 +1,493 @@
+/*
+ * reinject: the way back into Postfix after filtering.  Either an SMTP client
+ * talking to the return smtpd (default 127.0.0.1:10026, configured in
+ * master.cf without content_filter) or Postfix's sendmail started with execv.
+ *
+ * Contract: the message is streamed from its spool file in 64 KiB chunks;
+ * every connect, read and write is bounded by a timeout (poll); replies are
+ * read with a bounded line length (SMTP_LINE) and line count.  Addresses with
+ * CR, LF or '<' '>' are refused before anything is sent.
+ *
+ * Failure: connection refused/timed out, 4xx, a garbled reply, an I/O error:
+ * FERR_TEMP (the message stays in Postfix's queue); 5xx: FERR_PERM with the
+ * server's enhanced status code (5.x.y) so the bounce says what the return
+ * smtpd refused.  sendmail: any exit status but 0, a signal or the timeout is
+ * FERR_TEMP.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "reinject.h"
+
+#define SMTP_LINE 2048     /* longest reply line accepted */
+#define SMTP_MAX_LINES 100 /* lines of one multi-line reply */
+#define SMTP_BUF 65536
+
+struct smtp {
+    int fd;
+    long timeout;
+    char in[SMTP_LINE * 2];
+    size_t inlen;
+    char reply[SMTP_LINE]; /* last line of the last reply, for messages */
+    int code;
+    int ext_8bitmime, ext_smtputf8;
+    char where[300];
+};
+
+int reinject_parse_hostport(struct reinject_conf *c, const char *value)
+{
+    const char *colon;
+    size_t hlen;
+
+    if (*value == '[') {
+        const char *close = strchr(value, ']');
+
+        if (close == NULL)
+            return -1;
+        hlen = (size_t)(close - value - 1);
+        value++;
+        colon = close[1] == ':' ? close + 1 : (close[1] == 0 ? NULL : close);
+        if (colon != NULL && *colon != ':')
+            return -1;
+    } else {
+        colon = strrchr(value, ':');
+        hlen = colon ? (size_t)(colon - value) : strlen(value);
+    }
+    if (hlen == 0 || hlen >= sizeof(c->host))
+        return -1;
+    memcpy(c->host, value, hlen);
+    c->host[hlen] = 0;
+    if (colon != NULL) {
+        const char *p = colon + 1;
+        char *end;
+        long port = strtol(p, &end, 10);
+
+        if (*p == 0 || *end != 0 || port < 1 || port > 65535)
+            return -1;
+        snprintf(c->port, sizeof(c->port), "%ld", port);
+    } else {
+        snprintf(c->port, sizeof(c->port), "25");
+    }
+    return 0;
+}
+
+static int smtp_wait(struct smtp *s, short ev, struct ferr *err)
+{
+    struct pollfd p = {s->fd, ev, 0};
+    int rc;
+
+    do
+        rc = poll(&p, 1, (int)(s->timeout * 1000));
+    while (rc < 0 && errno == EINTR);
+    if (rc == 0) {
+        ferr_set(err, FERR_TEMP, "4.4.2 reinjection to %s: timed out after %lds", s->where,
+                 s->timeout);
+        return -1;
+    }
+    if (rc < 0) {
+        ferr_set(err, FERR_TEMP, "4.3.0 reinjection: poll: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int smtp_connect(struct smtp *s, const struct reinject_conf *c, struct ferr *err)
+{
+    struct addrinfo hints = {0}, *res, *ai;
+    int rc, soerr = 0;
+    socklen_t len = sizeof(soerr);
+
+    snprintf(s->where, sizeof(s->where), "%s:%s", c->host, c->port);
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    if ((rc = getaddrinfo(c->host, c->port, &hints, &res)) != 0) {
+        ferr_set(err, FERR_TEMP, "4.4.3 reinjection to %s: %s", s->where, gai_strerror(rc));
+        return -1;
+    }
+    for (ai = res; ai != NULL; ai = ai->ai_next) {
+        s->fd =
+            socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+        if (s->fd < 0)
+            continue;
+        s->timeout = c->connect_timeout;
+        if (connect(s->fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
+            (errno == EINPROGRESS && smtp_wait(s, POLLOUT, err) == 0 &&
+             getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr == 0)) {
+            freeaddrinfo(res);
+            s->timeout = c->timeout;
+            return 0;
+        }
+        if (soerr != 0)
+            errno = soerr;
+        if (err->code == FERR_OK)
+            ferr_set(err, FERR_TEMP, "4.4.1 reinjection to %s failed: %s", s->where,
+                     strerror(errno));
+        close(s->fd);
+        s->fd = -1;
+    }
+    freeaddrinfo(res);
+    if (err->code == FERR_OK)
+        ferr_set(err, FERR_TEMP, "4.4.1 reinjection to %s failed: no usable address", s->where);
+    return -1;
+}
+
+static int smtp_write(struct smtp *s, const char *buf, size_t n, struct ferr *err)
+{
+    while (n > 0) {
+        ssize_t w = write(s->fd, buf, n);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (smtp_wait(s, POLLOUT, err) < 0)
+                return -1;
+            continue;
+        }
+        if (w < 0) {
+            ferr_set(err, FERR_TEMP, "4.4.2 reinjection to %s: write: %s", s->where,
+                     strerror(errno));
+            return -1;
+        }
+        buf += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* One reply line (CRLF or LF stripped) into line. */
+static int smtp_getline(struct smtp *s, char *line, struct ferr *err)
+{
+    char *lf;
+
+    for (;;) {
+        if ((lf = memchr(s->in, '\n', s->inlen)) != NULL) {
+            size_t n = (size_t)(lf - s->in);
+
+            if (n >= SMTP_LINE)
+                break;
+            memcpy(line, s->in, n);
+            line[n] = 0;
+            if (n > 0 && line[n - 1] == '\r')
+                line[n - 1] = 0;
+            memmove(s->in, lf + 1, s->inlen - n - 1);
+            s->inlen -= n + 1;
+            return 0;
+        }
+        if (s->inlen >= SMTP_LINE)
+            break;
+        if (smtp_wait(s, POLLIN, err) < 0)
+            return -1;
+        {
+            ssize_t r = read(s->fd, s->in + s->inlen, sizeof(s->in) - s->inlen);
+
+            if (r < 0 && (errno == EINTR || errno == EAGAIN))
+                continue;
+            if (r <= 0) {
+                ferr_set(err, FERR_TEMP, "4.4.2 reinjection to %s: connection lost%s%s", s->where,
+                         r < 0 ? ": " : "", r < 0 ? strerror(errno) : "");
+                return -1;
+            }
+            s->inlen += (size_t)r;
+        }
+    }
+    ferr_set(err, FERR_TEMP, "4.4.2 reinjection to %s: reply line too long", s->where);
+    return -1;
+}
+
+/* Reads a complete reply: s->code, s->reply (last line); EHLO extensions. */
+static int smtp_reply(struct smtp *s, int ehlo, struct ferr *err)
+{
+    char line[SMTP_LINE];
+    int i;
+
+    for (i = 0; i < SMTP_MAX_LINES; i++) {
+        if (smtp_getline(s, line, err) < 0)
+            return -1;
+        if (strlen(line) < 3 || !isdigit((unsigned char)line[0]) ||
+            !isdigit((unsigned char)line[1]) || !isdigit((unsigned char)line[2]) ||
+            (line[3] != 0 && line[3] != ' ' && line[3] != '-')) {
+            ferr_set(err, FERR_TEMP, "4.4.2 reinjection to %s: garbled reply \"%.100s\"", s->where,
+                     line);
+            return -1;
+        }
+        if (ehlo && i > 0) {
+            if (strncasecmp(line + 4, "8BITMIME", 8) == 0)
+                s->ext_8bitmime = 1;
+            if (strncasecmp(line + 4, "SMTPUTF8", 8) == 0)
+                s->ext_smtputf8 = 1;
+        }
+        if (line[3] != '-') {
+            s->code = atoi(line);
+            snprintf(s->reply, sizeof(s->reply), "%s", line);
+            return 0;
+        }
+    }
+    ferr_set(err, FERR_TEMP, "4.4.2 reinjection to %s: reply with more than %d lines", s->where,
+             SMTP_MAX_LINES);
+    return -1;
+}
+
+/* Turns an unexpected reply into the filter's result. */
+static int smtp_fail(struct smtp *s, const char *cmd, struct ferr *err)
+{
+    const char *text = s->reply + (strlen(s->reply) > 4 ? 4 : strlen(s->reply));
+    const char *p = text;
+    int has_status = (*p == '4' || *p == '5') && p[1] == '.';
+
+    if (s->code >= 500 && s->code < 600) {
+        if (has_status && *p == '5')
+            ferr_set(err, FERR_PERM, "%s (reinjection %s refused by %s)", text, cmd, s->where);
+        else
+            ferr_set(err, FERR_PERM, "5.3.0 reinjection %s refused by %s: %s", cmd, s->where,
+                     s->reply);
+    } else if (has_status && *p == '4') {
+        ferr_set(err, FERR_TEMP, "%s (reinjection %s deferred by %s)", text, cmd, s->where);
+    } else {
+        ferr_set(err, FERR_TEMP, "4.3.0 reinjection %s deferred by %s: %s", cmd, s->where,
+                 s->reply);
+    }
+    return -1;
+}
+
+static int smtp_cmd(struct smtp *s, const char *cmd, const char *what, int want, struct ferr *err)
+{
+    char line[SMTP_LINE + 8];
+
+    snprintf(line, sizeof(line), "%s\r\n", cmd);
+    if (smtp_write(s, line, strlen(line), err) < 0 || smtp_reply(s, 0, err) < 0)
+        return -1;
+    if (s->code / 100 != want)
+        return smtp_fail(s, what, err);
+    return 0;
+}
+
+static int smtp_addr_ok(const char *a)
+{
+    for (; *a; a++)
+        if (*a == '\r' || *a == '\n' || *a == '<' || *a == '>')
+            return 0;
+    return 1;
+}
+
+/* Streams fd as CRLF text, dot-stuffed, ending in CRLF "." CRLF. */
+static int smtp_data(struct smtp *s, int fd, struct ferr *err)
+{
+    char *in = malloc(SMTP_BUF), *out = malloc(2 * SMTP_BUF + 8);
+    off_t off = 0;
+    int bol = 1, rc = -1;
+
+    if (in == NULL || out == NULL) {
+        ferr_set(err, FERR_TEMP, "4.3.0 out of memory");
+        goto done;
+    }
+    for (;;) {
+        ssize_t n = pread(fd, in, SMTP_BUF, off);
+        size_t i, o = 0;
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            ferr_set(err, FERR_TEMP, "4.3.0 reading the message: %s", strerror(errno));
+            goto done;
+        }
+        if (n == 0)
+            break;
+        off += n;
+        for (i = 0; i < (size_t)n; i++) {
+            char c = in[i];
+
+            if (bol && c == '.')
+                out[o++] = '.';
+            if (c == '\n') {
+                out[o++] = '\r';
+                out[o++] = '\n';
+                bol = 1;
+            } else {
+                out[o++] = c;
+                bol = 0;
+            }
+        }
+        if (smtp_write(s, out, o, err) < 0)
+            goto done;
+    }
+    if (!bol && smtp_write(s, "\r\n", 2, err) < 0)
+        goto done;
+    if (smtp_write(s, ".\r\n", 3, err) < 0 || smtp_reply(s, 0, err) < 0)
+        goto done;
+    if (s->code / 100 != 2) {
+        smtp_fail(s, "of the message", err);
+        goto done;
+    }
+    rc = 0;
+done:
+    free(in);
+    free(out);
+    return rc;
+}
+
+static int smtp_has_8bit(int fd)
+{
+    unsigned char buf[SMTP_BUF];
+    off_t off = 0;
+    ssize_t n, i;
+
+    while ((n = pread(fd, buf, sizeof(buf), off)) > 0) {
+        for (i = 0; i < n; i++)
+            if (buf[i] & 0x80)
+                return 1;
+        off += n;
+    }
+    return 0;
+}
+
+static int reinject_smtp(const struct reinject_conf *c, int fd, const char *sender,
+                         const char *const *rcpts, size_t n, struct ferr *err)
+{
+    struct smtp s;
+    char cmd[SMTP_LINE];
+    size_t i;
+    int rc = -1;
+    int eight = smtp_has_8bit(fd);
+
+    memset(&s, 0, sizeof(s));
+    s.fd = -1;
+    if (smtp_connect(&s, c, err) < 0)
+        return err->code;
+    if (smtp_reply(&s, 0, err) < 0)
+        goto out;
+    if (s.code != 220) {
+        smtp_fail(&s, "greeting", err);
+        goto out;
+    }
+    snprintf(cmd, sizeof(cmd), "EHLO %s\r\n", c->helo);
+    if (smtp_write(&s, cmd, strlen(cmd), err) < 0 || smtp_reply(&s, 1, err) < 0)
+        goto out;
+    if (s.code != 250) {
+        smtp_fail(&s, "EHLO", err);
+        goto out;
+    }
+    snprintf(cmd, sizeof(cmd), "MAIL FROM:<%s>%s", sender,
+             eight && s.ext_8bitmime ? " BODY=8BITMIME" : "");
+    if (smtp_cmd(&s, cmd, "MAIL FROM", 2, err) < 0)
+        goto out;
+    for (i = 0; i < n; i++) {
+        snprintf(cmd, sizeof(cmd), "RCPT TO:<%s>", rcpts[i]);
+        if (smtp_cmd(&s, cmd, "RCPT TO", 2, err) < 0)
+            goto out;
+    }
+    if (smtp_cmd(&s, "DATA", "DATA", 3, err) < 0 || smtp_data(&s, fd, err) < 0)
+        goto out;
+    rc = 0;
+    /* the message is accepted; a failing QUIT changes nothing */
+    smtp_cmd(&s, "QUIT", "QUIT", 2, &(struct ferr){0});
+out:
+    if (rc < 0 && s.fd >= 0)
+        (void)!write(s.fd, "QUIT\r\n", 6);
+    if (s.fd >= 0)
+        close(s.fd);
+    return rc == 0 ? FERR_OK : err->code;
+}
+
+static int reinject_sendmail(const struct reinject_conf *c, int fd, const char *sender,
+                             const char *const *rcpts, size_t n, struct ferr *err)
+{
+    size_t na = 0, i;
+    char **argv;
+    pid_t pid;
+    int status;
+    time_t deadline;
+
+    while (na < 31 && c->sendmail_argv[na] != NULL)
+        na++;
+    if (na == 0) {
+        ferr_set(err, FERR_TEMP, "4.3.5 sendmail reinjection without a sendmail path");
+        return FERR_TEMP;
+    }
+    if ((argv = calloc(na + n + 8, sizeof(*argv))) == NULL) {
+        ferr_set(err, FERR_TEMP, "4.3.0 out of memory");
+        return FERR_TEMP;
+    }
+    memcpy(argv, c->sendmail_argv, na * sizeof(*argv));
+    argv[na++] = "-G";
+    argv[na++] = "-i";
+    argv[na++] = "-f";
+    argv[na++] = (char *)sender;
+    argv[na++] = "--";
+    for (i = 0; i < n; i++)
+        argv[na++] = (char *)rcpts[i];
+    argv[na] = NULL;
+    if (lseek(fd, 0, SEEK_SET) < 0 || (pid = fork()) < 0) {
+        ferr_set(err, FERR_TEMP, "4.3.0 sendmail reinjection: %s", strerror(errno));
+        free(argv);
+        return FERR_TEMP;
+    }
+    if (pid == 0) {
+        if (dup2(fd, 0) < 0)
+            _exit(75);
+        execv(argv[0], argv);
+        fprintf(stderr, "postseal-filter: execv %s: %s\n", argv[0], strerror(errno));
+        _exit(75);
+    }
+    free(argv);
+    deadline = time(NULL) + c->timeout;
+    for (;;) {
+        pid_t w = waitpid(pid, &status, WNOHANG);
+
+        if (w == pid)
+            break;
+        if (w < 0 && errno != EINTR) {
+            ferr_set(err, FERR_TEMP, "4.3.0 sendmail reinjection: waitpid: %s", strerror(errno));
+            return FERR_TEMP;
+        }
+        if (time(NULL) > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            ferr_set(err, FERR_TEMP, "4.4.2 sendmail reinjection timed out after %lds", c->timeout);
+            return FERR_TEMP;
+        }
+        usleep(20000);
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return FERR_OK;
+    if (WIFEXITED(status))
+        ferr_set(err, FERR_TEMP, "4.3.0 sendmail reinjection (%s) exited with status %d",
+                 c->sendmail_argv[0], WEXITSTATUS(status));
+    else
+        ferr_set(err, FERR_TEMP, "4.3.0 sendmail reinjection (%s) killed by signal %d",
+                 c->sendmail_argv[0], WTERMSIG(status));
+    return FERR_TEMP;
+}
+
+int reinject_send(const struct reinject_conf *c, int fd, const char *sender,
+                  const char *const *rcpts, size_t n, struct ferr *err)
+{
+    size_t i;
+
+    ferr_clear(err);
+    if (n == 0)
+        return FERR_OK;
+    if (!smtp_addr_ok(sender)) {
+        ferr_set(err, FERR_PERM, "5.1.7 invalid sender address");
+        return FERR_PERM;
+    }
+    for (i = 0; i < n; i++)
+        if (!smtp_addr_ok(rcpts[i]) || *rcpts[i] == 0) {
+            ferr_set(err, FERR_PERM, "5.1.3 invalid recipient address");
+            return FERR_PERM;
+        }
+    if (c->method == REINJECT_SENDMAIL)
+        return reinject_sendmail(c, fd, sender, rcpts, n, err);
+    return reinject_smtp(c, fd, sender, rcpts, n, err);
+}

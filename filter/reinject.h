@@ -1,0 +1,37 @@
+/* reinject: hands a finished message back to Postfix (see reinject.c). */
+#ifndef POSTSEAL_REINJECT_H
+#define POSTSEAL_REINJECT_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "ferr.h"
+
+enum { REINJECT_SMTP, REINJECT_SENDMAIL };
+
+struct reinject_conf {
+    int method;
+    char host[256];          /* SMTP: the return smtpd (default 127.0.0.1) */
+    char port[16];           /* default 10026 */
+    char helo[256];          /* EHLO name (default localhost) */
+    long connect_timeout;    /* seconds */
+    long timeout;            /* seconds per SMTP command/reply, or for the whole sendmail run */
+    char *sendmail_argv[32]; /* sendmail: path and fixed arguments (no shell), NULL-terminated */
+};
+
+/* Parses "host:port", "[host]:port" or "host" into c.  -1 if malformed. */
+int reinject_parse_hostport(struct reinject_conf *c, const char *value);
+
+/*
+ * Sends the message in fd ([0, EOF), LF line ends) to the recipients with
+ * this envelope sender ("" = null sender).  SMTP: LF -> CRLF, dot-stuffing,
+ * BODY=8BITMIME when offered; any 4xx, timeout or connection failure is
+ * FERR_TEMP, a 5xx FERR_PERM with the server's enhanced status code.
+ * Either every recipient was accepted or the transaction was abandoned.
+ * sendmail: execv (never a shell) of sendmail_argv + "-G -i -f SENDER --
+ * RCPT...", message on stdin; exit 0 = OK, anything else FERR_TEMP.
+ */
+int reinject_send(const struct reinject_conf *c, int fd, const char *sender,
+                  const char *const *rcpts, size_t n, struct ferr *err);
+
+#endif

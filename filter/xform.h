@@ -1,0 +1,42 @@
+/* xform: the filter's message surgery (see xform.c). */
+#ifndef POSTSEAL_XFORM_H
+#define POSTSEAL_XFORM_H
+
+#include <stdio.h>
+
+#include "ferr.h"
+#include "mime.h"
+
+enum { XFORM_HP_CLEAR, XFORM_HP_CIPHER };
+
+/* What the top level of the message already is. */
+enum { XFORM_PLAIN, XFORM_SIGNED, XFORM_ENCRYPTED };
+int xform_classify(int fd, const struct mime_msg *m);
+
+/*
+ * Writes the inner entity that the crypto modules protect: the protected
+ * header fields of h (RFC 9788: every field except trace, transport and
+ * content fields, and never Bcc), for hp = XFORM_HP_CIPHER also an HP-Outer
+ * field per protected field as the outer header will show it (Subject "..."
+ * when obscure_subject), then the content fields with hp="clear"|"cipher"
+ * added to Content-Type, a blank line and the body.  Every leaf body that is
+ * not 7-bit safe (8-bit bytes, NUL, CR, lines over 76 characters, trailing
+ * blanks, "From " lines) is re-encoded: quoted-printable for text, base64
+ * otherwise.  keep_body = 1 copies the body unchanged (already signed input).
+ */
+int xform_inner(int fd, const struct mime_msg *m, const struct mime_header *h, int hp,
+                int obscure_subject, int keep_body, FILE *out, struct ferr *err);
+
+/* Writes the outer message: the header fields of h except content fields,
+ * MIME-Version, Bcc and X-Postseal-*, Subject replaced by "..." when
+ * obscure_subject, "MIME-Version: 1.0", then the entity (headers, blank
+ * line, body) read from entity_fd to its end. */
+int xform_outer(int fd, const struct mime_header *h, int obscure_subject, int entity_fd, FILE *out,
+                struct ferr *err);
+
+/* The original message with one header field (e.g. "X-Postseal-Hold: why")
+ * put first and any field of that name removed. */
+int xform_prepend(int fd, const struct mime_header *h, const char *name, const char *value,
+                  FILE *out, struct ferr *err);
+
+#endif
