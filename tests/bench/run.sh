@@ -65,14 +65,11 @@ machine() {
 # ---------------------------------------------------------------- policy half
 policy_config() {
     cat >"$W/policyd.ini" <<EOF
-[global]
-syslog = no
-
 [policy]
 listen = unix:$W/policyd.sock
-min_keysize = 128
-min_protocol = TLSv1.2
-on_fail = temporary
+encryption_keysize = 128
+tls_protocol = TLSv1.2
+outcome = temporary
 EOF
 }
 
@@ -94,8 +91,8 @@ start_server() {
         SPID=$!
         ;;
     policyd)
-        "$BIN/postseal-policyd" -c "$W/policyd.ini" --listen "unix:$SOCK" \
-            >"$W/policyd.log" 2>&1 &
+        "$BIN/postseal-policyd" -f -c "$W/policyd.ini" --listen "unix:$SOCK" \
+            >>"$W/policyd.log" 2>&1 &
         SPID=$!
         ;;
     postfwd)

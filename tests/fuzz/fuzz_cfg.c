@@ -5,8 +5,11 @@
  * Each input is written to a memfd and loaded through /proc/self/fd/N, the same
  * path cfg_load() takes for /etc/postseal/postseal.ini.  A loaded config is then
  * run through cfg_check_owners() and every value through cfg_uint, cfg_seconds,
- * cfg_bool, cfg_enum and cfg_list.  Findings: any sanitizer report, leak, or a
- * config that loads with an entry whose line number is out of range.
+ * cfg_bool, cfg_enum and cfg_list, and through each program's validator:
+ * postseal-policyd's pol_conf_load ([global], [policy ...]), postseal-tlspolicyd's
+ * tlsp_load ([tlspolicy ...], [sendmail]) and the filter's inbound_cfg_load
+ * ([inbound ...]).  Findings: any sanitizer report, leak, or a config that loads
+ * with an entry whose line number is out of range.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -16,7 +19,10 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "inbound.h"
 #include "log.h"
+#include "policyd.h"
+#include "tlsp.h"
 
 static int fuzz_fd = -1;
 static char fuzz_path[64];
@@ -37,6 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct cfg_diag diag = {0};
     struct cfg *cfg;
     size_t i, lines = 1;
+    int errors = 0;
+    struct pol_conf *pol;
 
     if (fuzz_fd < 0) {
         log_open("fuzz_cfg", LOG_TO_STDERR, 0);
@@ -48,8 +56,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     for (i = 0; i < size; i++)
         lines += data[i] == '\n';
+    if ((pol = pol_conf_load(fuzz_path, &errors)) != NULL)
+        pol_conf_free(pol);
     if ((cfg = cfg_load(fuzz_path, &diag)) == NULL)
         return 0;
+    {
+        struct cfg_diag d2 = {.path = fuzz_path};
+        struct tlsp_conf *tl = tlsp_load(cfg, &d2);
+        struct inbound_cfg *ib;
+
+        tlsp_free(tl);
+        d2.errors = 0;
+        if ((ib = inbound_cfg_load(cfg, &d2)) != NULL)
+            inbound_cfg_free(ib);
+    }
     cfg_check_owners(cfg, &diag);
     for (i = 0; i < cfg->count; i++) {
         const struct cfg_entry *e = &cfg->entries[i];

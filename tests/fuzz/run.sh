@@ -89,7 +89,7 @@ for name in $targets; do
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         "$bin" -max_total_time="$FUZZ_TIME" -rss_limit_mb=512 -timeout=10 \
         -max_len=65536 -close_fd_mask=3 -print_final_stats=1 \
-        -artifact_prefix="$dir/crash/" "$dir/corpus" $seeds >"$dir/log" 2>&1
+        -artifact_prefix="$dir/crash/" "$dir/corpus" $seeds </dev/null >"$dir/log" 2>&1
     st=$?
     if [ $st -eq 0 ]; then
         tail -n 12 "$dir/log" | grep -E 'stat::(number_of_executed_units|new_units_added)' |
