@@ -238,6 +238,7 @@ void inbound_cfg_free(struct inbound_cfg *ic)
     free(ic->status.ocsp_url);
     free(ic->status.crl_url);
     free(ic->status.keyserver);
+    free(ic->status.cache_path);
     inbound_rule_free(&ic->defaults);
     for (i = 0; i < ic->n_rules; i++)
         inbound_rule_free(&ic->rules[i]);
@@ -329,6 +330,13 @@ static void inbound_main_key(struct cfg_diag *diag, const struct cfg_entry *e,
         cfg_seconds(diag, e, 1, 120, &sc->timeout);
     } else if (strcmp(e->key, "status_clock_skew") == 0) {
         cfg_seconds(diag, e, 0, 86400, &sc->skew);
+    } else if (strcmp(e->key, "status_cache") == 0) {
+        if (e->value[0] != '/')
+            cfg_error(diag, e->line, "%s: must be an absolute path", e->key);
+        else
+            inbound_str(diag, e, &sc->cache_path);
+    } else if (strcmp(e->key, "status_cache_ttl") == 0) {
+        cfg_seconds(diag, e, 0, 7 * 86400L, &sc->cache_ttl);
     } else if (strcmp(e->key, "status_max_age") == 0) {
         cfg_seconds(diag, e, 60, 90 * 86400L, &sc->max_age);
     } else {
@@ -400,6 +408,7 @@ struct inbound_cfg *inbound_cfg_load(const struct cfg *cfg, struct cfg_diag *dia
     ic->status.timeout = 10;
     ic->status.skew = 300;
     ic->status.max_age = 7 * 86400L;
+    ic->status.cache_ttl = 3600;
 
     for (i = 0; i < cfg->count; i++) {
         const struct cfg_entry *e = &cfg->entries[i];

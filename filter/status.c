@@ -17,7 +17,11 @@
  * Limits: one request per URL at a time; every request is bounded by
  * status_timeout (connect + transfer) and a reply size (OCSP 256 KiB, CRL
  * 8 MiB, key 1 MiB); no redirects; http and https only.  Answers are cached
- * in memory for the life of the process (one message per process).
+ * in memory for the life of the process (one message per process) and, with
+ * status_cache set, in lib/cache (LMDB): definite X.509 answers (good,
+ * revoked, unknown) until nextUpdate but at most status_cache_ttl, keyserver
+ * refreshes for status_cache_ttl.  "Unreachable" is never cached.  A cache
+ * that cannot be opened is logged and not used (the checks still run).
  */
 #include <ctype.h>
 #include <stdarg.h>
@@ -33,6 +37,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "cache.h"
 #include "log.h"
 #include "status.h"
 
@@ -55,6 +60,8 @@ struct status_cache_ent {
 
 static struct status_cache_ent status_cache[STATUS_CACHE_MAX];
 static size_t status_cache_n;
+static struct cache *status_db;
+static int status_db_failed;
 
 const char *status_name(enum status_state s)
 {
@@ -75,6 +82,76 @@ const char *status_name(enum status_state s)
 void status_cache_clear(void)
 {
     status_cache_n = 0;
+    cache_close(status_db);
+    status_db = NULL;
+    status_db_failed = 0;
+}
+
+static struct cache *status_db_open(const struct status_cfg *sc)
+{
+    char err[256];
+
+    if (sc->cache_path == NULL || status_db_failed)
+        return NULL;
+    if (status_db == NULL &&
+        (status_db = cache_open(sc->cache_path, 64u << 20, err, sizeof(err))) == NULL) {
+        log_warnx("status: cache %s not used: %s", sc->cache_path, err);
+        status_db_failed = 1;
+    }
+    return status_db;
+}
+
+/* Persistent cache: info is "STATE|SOURCE|DETAIL". */
+static int status_db_get(const struct status_cfg *sc, const char *key, struct status_answer *ans)
+{
+    struct cache *db = status_db_open(sc);
+    struct cache_entry e;
+    char err[256], *p, *q;
+    long st;
+
+    if (db == NULL || cache_get(db, key, &e, err, sizeof(err)) != CACHE_HIT)
+        return 0;
+    st = strtol(e.info, &p, 10);
+    if (*p != '|' || (q = strchr(p + 1, '|')) == NULL || st < STATUS_GOOD || st > STATUS_UNKNOWN) {
+        cache_entry_clear(&e);
+        return 0;
+    }
+    memset(ans, 0, sizeof(*ans));
+    ans->state = (enum status_state)st;
+    snprintf(ans->source, sizeof(ans->source), "%.*s", (int)(q - p - 1), p + 1);
+    snprintf(ans->detail, sizeof(ans->detail), "%s (cached)", q + 1);
+    ans->until = e.expires;
+    cache_entry_clear(&e);
+    return 1;
+}
+
+static void status_db_put(const struct status_cfg *sc, const char *key,
+                          const struct status_answer *ans)
+{
+    struct cache *db;
+    char info[300], err[256];
+    long ttl = sc->cache_ttl;
+    time_t now = time(NULL);
+
+    if (ans->state != STATUS_GOOD && ans->state != STATUS_REVOKED && ans->state != STATUS_UNKNOWN)
+        return;
+    if (ans->state != STATUS_REVOKED && ans->until > 0 && ans->until - now < ttl)
+        ttl = (long)(ans->until - now);
+    if (ttl <= 0 || (db = status_db_open(sc)) == NULL)
+        return;
+    snprintf(info, sizeof(info), "%d|%s|%s", (int)ans->state, ans->source, ans->detail);
+    if (cache_put(db, key, CACHE_POSITIVE, ttl, info, NULL, 0, err, sizeof(err)) != 0)
+        log_warnx("status: cache %s: %s", sc->cache_path, err);
+}
+
+/* ASN1 time as time_t, 0 when absent or unreadable. */
+static time_t status_time(const ASN1_TIME *t)
+{
+    struct tm tm;
+
+    if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+        return 0;
+    return timegm(&tm);
 }
 
 static int status_cache_get(const char *key, struct status_answer *ans)
@@ -250,6 +327,7 @@ static void status_ocsp(const struct status_cfg *sc, const char *url, X509 *cert
                    "%s: response is not fresh (thisUpdate/nextUpdate)", url);
         goto out;
     }
+    ans->until = status_time(nextupd);
     if (st == V_OCSP_CERTSTATUS_GOOD)
         status_set(ans, STATUS_GOOD, "ocsp", "%s", url);
     else if (st == V_OCSP_CERTSTATUS_REVOKED)
@@ -350,6 +428,7 @@ static void status_crl(const struct status_cfg *sc, const char *url, X509 *cert,
                    next ? "nextUpdate passed" : "no nextUpdate, lastUpdate too old");
         goto out;
     }
+    ans->until = status_time(next);
     if (X509_CRL_get0_by_cert(crl, &rev, cert) == 1)
         status_set(ans, STATUS_REVOKED, "crl", "%s: serial listed as revoked", url);
     else
@@ -364,7 +443,7 @@ void status_x509(const struct status_cfg *sc, X509 *cert, X509 *issuer, X509_STO
                  struct status_answer *ans)
 {
     STACK_OF(OPENSSL_STRING) *aia = NULL;
-    struct status_answer crl;
+    struct status_answer crl = {0};
     char key[128], url[512];
     const ASN1_INTEGER *serial = X509_get0_serialNumber(cert);
     BIGNUM *bn;
@@ -386,6 +465,11 @@ void status_x509(const struct status_cfg *sc, X509 *cert, X509 *issuer, X509_STO
     OPENSSL_free(hex);
     if (status_cache_get(key, ans)) {
         log_debug("status: %s cached: %s", key, status_name(ans->state));
+        return;
+    }
+    if (status_db_get(sc, key, ans)) {
+        log_debug("status: %s in %s: %s", key, sc->cache_path, status_name(ans->state));
+        status_cache_put(key, ans);
         return;
     }
 
@@ -428,6 +512,7 @@ void status_x509(const struct status_cfg *sc, X509 *cert, X509 *issuer, X509_STO
         }
     }
     status_cache_put(key, ans);
+    status_db_put(sc, key, ans);
 }
 
 /* Builds the key URL for fpr from a keyserver spec. */
@@ -463,7 +548,7 @@ char *status_pgp_fetch(const struct status_cfg *sc, const char *fpr, size_t *len
                        struct status_answer *ans)
 {
     struct status_buf b = {.max = STATUS_KEY_MAX};
-    char url[600], why[200], up[130];
+    char url[600], why[200], up[130], key[140];
     long code;
     size_t i;
 
@@ -484,9 +569,14 @@ char *status_pgp_fetch(const struct status_cfg *sc, const char *fpr, size_t *len
         status_set(ans, STATUS_UNCHECKED, "", "unusable keyserver %s", sc->keyserver);
         return NULL;
     }
+    /* refreshed recently: the keyring already holds what the server said */
+    snprintf(key, sizeof(key), "pgp:%s", up);
+    if (status_db_get(sc, key, ans))
+        return NULL;
     code = status_http(sc, url, NULL, 0, NULL, &b, why, sizeof(why));
     if (code == 200 && b.len > 0) {
         status_set(ans, STATUS_GOOD, "keyserver", "%s", sc->keyserver);
+        status_db_put(sc, key, ans);
         *len = b.len;
         return (char *)b.p;
     }

@@ -5,6 +5,7 @@
 #define POSTSEAL_STATUS_H
 
 #include <stddef.h>
+#include <time.h>
 #include <openssl/x509.h>
 
 enum status_state {
@@ -25,12 +26,15 @@ struct status_cfg {
     long timeout;       /* seconds per request (connect + transfer) */
     long skew;          /* tolerance on thisUpdate/nextUpdate, seconds */
     long max_age;       /* reply without nextUpdate: oldest thisUpdate, seconds */
+    char *cache_path;   /* persistent answer cache (lib/cache, LMDB) or NULL */
+    long cache_ttl;     /* longest time an answer is reused, seconds */
 };
 
 struct status_answer {
     enum status_state state;
     char source[16];  /* "ocsp", "crl", "keyserver", "" */
     char detail[240]; /* why, for the result header and the log */
+    time_t until;     /* good until (nextUpdate), 0 = unknown */
 };
 
 const char *status_name(enum status_state s);
@@ -48,7 +52,7 @@ void status_x509(const struct status_cfg *sc, X509 *cert, X509 *issuer, X509_STO
 char *status_pgp_fetch(const struct status_cfg *sc, const char *fpr, size_t *len,
                        struct status_answer *ans);
 
-/* Drops the in-process cache (tests). */
+/* Drops the in-process cache and closes the persistent one (tests). */
 void status_cache_clear(void);
 
 #endif

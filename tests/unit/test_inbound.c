@@ -62,7 +62,7 @@ static void setup(void)
     status_cache_clear();
 }
 
-static void teardown(void)
+static void teardown_servers(void)
 {
     int i;
 
@@ -71,6 +71,13 @@ static void teardown(void)
         waitpid(servers[i], NULL, 0);
     }
     nservers = 0;
+}
+
+static void teardown(void)
+{
+    int i;
+
+    teardown_servers();
     for (i = 0; i < nouts; i++)
         free(outs[i]);
     nouts = 0;
@@ -797,4 +804,30 @@ Test(inbound, own_outbound_smime_multipart_signed)
     run("own-smime-sign", "alice@ext.example", "require = trusted, status_known", &r);
     cr_assert_eq(r.rc, FERR_OK, "%s", r.err.text);
     VERIFY(r, "valid; method=smime; signer=\"alice@ext.example\"; status=good (ocsp)");
+}
+
+Test(inbound, persistent_status_cache_answers_while_responder_is_down)
+{
+    char extra[700];
+    struct run r;
+
+    snprintf(extra, sizeof(extra), "status_cache = %s/cache.%d.mdb\nrequire = status_known", fx,
+             (int)getpid());
+    start("ocsp");
+    run("smime-signed-alice", "alice@ext.example", extra, &r);
+    cr_assert_eq(r.rc, FERR_OK, "%s", r.err.text);
+    VERIFY(r, "valid; method=smime; signer=\"alice@ext.example\"; status=good (ocsp)");
+    /* responder gone, process memory cleared: the LMDB cache still knows */
+    teardown_servers();
+    status_cache_clear();
+    run("smime-signed-alice", "alice@ext.example", extra, &r);
+    cr_assert_eq(r.rc, FERR_OK, "%s", r.err.text);
+    VERIFY(r, "valid; method=smime; signer=\"alice@ext.example\"; status=good (ocsp)");
+    /* without the cache the same check defers */
+    status_cache_clear();
+    run("smime-signed-alice", "alice@ext.example", "require = status_known", &r);
+    cr_assert_eq(r.rc, FERR_TEMP);
+    status_cache_clear();
+    snprintf(extra, sizeof(extra), "rm -rf %s/cache.%d.mdb*", fx, (int)getpid());
+    sh("%s", extra);
 }
