@@ -6,6 +6,7 @@
 # made stays in tests/work/demo/ (or /var/tmp/postseal-demo) for a look.
 # Exit status: 0 when every decision was the one the shipped config promises.
 # Ports: PS_PORT_BASE (default 10025) and the next one.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"   # the Makefile runs "sh demo.sh"
 set -u
 export E2E_NAME=demo E2E_DEMO=1
 demo_root=$(cd "$(dirname "$0")/../.." && pwd)
