@@ -58,22 +58,49 @@ const char *proto_attr_name(enum proto_attr a)
     return (a >= 0 && a < PA_COUNT) ? proto_names[a] : "?";
 }
 
-static int proto_lookup(const char *name)
+/* Name lookup: a 64-bucket hash on (length, first, last byte), built once;
+ * each bucket holds at most PROTO_CHAIN names, so a lookup costs one hash and
+ * at most a few memcmp calls. */
+#define PROTO_BUCKETS 64
+#define PROTO_CHAIN 4
+static signed char proto_table[PROTO_BUCKETS][PROTO_CHAIN];
+static int proto_table_ready;
+
+static unsigned proto_hash(const char *name, size_t len)
 {
-    int lo = 0;
-    int hi = PA_COUNT - 1;
+    return (unsigned)(len * 7 + (unsigned char)name[0] * 3 + (unsigned char)name[len - 1]) %
+           PROTO_BUCKETS;
+}
 
-    while (lo <= hi) {
-        int mid = (lo + hi) / 2;
-        int c = strcmp(name, proto_names[mid]);
+static void proto_table_init(void)
+{
+    int i;
+    int j;
 
-        if (c == 0)
-            return mid;
-        if (c < 0)
-            hi = mid - 1;
-        else
-            lo = mid + 1;
+    memset(proto_table, -1, sizeof(proto_table));
+    for (i = 0; i < PA_COUNT; i++) {
+        unsigned h = proto_hash(proto_names[i], strlen(proto_names[i]));
+
+        for (j = 0; j < PROTO_CHAIN && proto_table[h][j] >= 0; j++)
+            ;
+        if (j == PROTO_CHAIN)
+            abort(); /* a bug in this file: widen PROTO_CHAIN */
+        proto_table[h][j] = (signed char)i;
     }
+    proto_table_ready = 1;
+}
+
+static int proto_lookup(const char *name, size_t len)
+{
+    const signed char *b;
+    int j;
+
+    if (!proto_table_ready)
+        proto_table_init();
+    b = proto_table[proto_hash(name, len)];
+    for (j = 0; j < PROTO_CHAIN && b[j] >= 0; j++)
+        if (memcmp(proto_names[b[j]], name, len) == 0 && proto_names[b[j]][len] == 0)
+            return b[j];
     return -1;
 }
 
@@ -208,7 +235,6 @@ int proto_parse(char *data, size_t n, struct proto_req *req, char *err, size_t e
     while (p < end) {
         char *nl = memchr(p, '\n', (size_t)(end - p));
         char *eq;
-        char *c;
         int a;
 
         if (nl == NULL) /* cannot happen for a scanned request */
@@ -219,7 +245,14 @@ int proto_parse(char *data, size_t n, struct proto_req *req, char *err, size_t e
         line++;
         if (*p == 0)
             break; /* the final empty line */
-        if ((eq = strchr(p, '=')) == NULL) {
+        for (eq = p; eq < nl && *eq != '='; eq++) {
+            if (((unsigned char)*eq <= ' ' || *eq == 0x7f) && memchr(eq, '=', (size_t)(nl - eq))) {
+                snprintf(err, errlen, "line %d: control character or space in attribute name",
+                         line);
+                return -1;
+            }
+        }
+        if (eq == nl || *eq != '=') {
             snprintf(err, errlen, "line %d: no '=' in \"%.60s\"", line, p);
             return -1;
         }
@@ -228,15 +261,8 @@ int proto_parse(char *data, size_t n, struct proto_req *req, char *err, size_t e
             return -1;
         }
         *eq = 0;
-        for (c = p; *c; c++) {
-            if ((unsigned char)*c <= ' ' || *c == 0x7f) {
-                snprintf(err, errlen, "line %d: control character or space in attribute name",
-                         line);
-                return -1;
-            }
-        }
         req->nattrs++;
-        if ((a = proto_lookup(p)) >= 0) {
+        if ((a = proto_lookup(p, (size_t)(eq - p))) >= 0) {
             if (req->attr[a] != NULL) {
                 snprintf(err, errlen, "attribute %s: given twice", p);
                 return -1;

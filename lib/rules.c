@@ -895,10 +895,23 @@ void rules_decide(const struct rules *r, const struct rules_facts *f, struct rul
 {
     struct rules_eff e;
 
-    memset(res, 0, sizeof(*res));
+    /* no memset of the whole (large) result: this runs for every request */
+    res->failed = 0;
+    res->outcome = RULES_TEMPORARY;
+    res->reason[0] = 0;
+    res->action[0] = 0;
+    res->src.file = NULL;
+    res->src.line = 0;
+    res->scope = NULL;
     rules_resolve(r, f, &e);
     if (!rules_check(&e, f, res)) {
-        snprintf(res->action, sizeof(res->action), "%s", rules_text(&e, RK_PASS_ACTION, "DUNNO"));
+        const char *pass = rules_text(&e, RK_PASS_ACTION, "DUNNO");
+        size_t n = strlen(pass);
+
+        if (n >= sizeof(res->action))
+            n = sizeof(res->action) - 1;
+        memcpy(res->action, pass, n);
+        res->action[n] = 0;
         if (e.by[RK_PASS_ACTION]) {
             res->src = e.by[RK_PASS_ACTION]->src[RK_PASS_ACTION];
             res->scope = e.by[RK_PASS_ACTION]->label;

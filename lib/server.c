@@ -36,8 +36,8 @@
 #include "server.h"
 
 #define SERVER_OUT_MAX (64 * 1024)
-#define SERVER_READ_CHUNK (16 * 1024)
-#define SERVER_KEEP (16 * 1024) /* input memory kept by an idle connection */
+#define SERVER_READ_CHUNK (4 * 1024) /* with SERVER_KEEP: no malloc per request */
+#define SERVER_KEEP (16 * 1024)      /* input memory kept by an idle connection */
 #define SERVER_MAX_LISTEN 8
 
 struct server_conn {

@@ -357,7 +357,13 @@ int pol_decide(struct pol_service *svc, const struct proto_req *req, time_t now,
     int have_key;
     const char *stored;
 
-    memset(d, 0, sizeof(*d));
+    d->from_session = 0;
+    d->unchecked = 0;
+    d->res.failed = 0;
+    d->res.reason[0] = 0;
+    d->res.src.file = NULL;
+    d->res.src.line = 0;
+    d->res.scope = NULL;
     if (type == NULL || strcmp(type, "smtpd_access_policy") != 0) {
         snprintf(err, errlen, "request=%s: not an smtpd_access_policy request",
                  type ? type : "(missing)");
@@ -371,13 +377,14 @@ int pol_decide(struct pol_service *svc, const struct proto_req *req, time_t now,
         d->res.failed = 1;
         snprintf(d->res.action, sizeof(d->res.action), "%s", stored);
         svc->refusals++;
-        pol_log_request(req, "refused (session failed earlier)", d->res.action);
+        if (!svc->quiet)
+            pol_log_request(req, "refused (session failed earlier)", d->res.action);
         return 0;
     }
     if (!pol_state_checked(svc->conf, req->attr[PA_PROTOCOL_STATE])) {
         d->unchecked = 1;
         snprintf(d->res.action, sizeof(d->res.action), "DUNNO");
-        if (svc->conf->log_pass || log_verbose())
+        if (!svc->quiet && (svc->conf->log_pass || log_verbose()))
             pol_log_request(req, "pass (state not checked)", d->res.action);
         return 0;
     }
@@ -388,8 +395,9 @@ int pol_decide(struct pol_service *svc, const struct proto_req *req, time_t now,
         if (have_key && svc->sess != NULL &&
             sess_put(svc->sess, key, req->attr[PA_INSTANCE], d->res.action, now) < 0)
             log_warnx("session memory: cannot remember %s", key);
-        pol_log_request(req, "refused", d->res.action);
-    } else if (svc->conf->log_pass || log_verbose()) {
+        if (!svc->quiet)
+            pol_log_request(req, "refused", d->res.action);
+    } else if (!svc->quiet && (svc->conf->log_pass || log_verbose())) {
         pol_log_request(req, "pass", d->res.action);
     }
     return 0;

@@ -42,6 +42,7 @@ struct pol_service {
     const char *path;
     unsigned long requests;
     unsigned long refusals;
+    int quiet; /* --explain: no log lines about decisions */
 };
 
 /* How a request was decided, for logging and --explain. */

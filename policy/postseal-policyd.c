@@ -69,6 +69,7 @@ static int explain(struct pol_service *svc)
     while ((n = read(0, chunk, sizeof(chunk))) > 0) {
         if (buf_append(&in, chunk, (size_t)n) < 0) {
             log_warnx("stdin: request larger than %d bytes", PROTO_REQUEST_MAX);
+            buf_free(&in);
             return 1;
         }
     }
@@ -80,12 +81,14 @@ static int explain(struct pol_service *svc)
     if ((n = proto_scan(&scan, in.data, in.len, err, sizeof(err))) <= 0 ||
         proto_parse(in.data, (size_t)n, &req, err, sizeof(err)) < 0) {
         log_warnx("stdin: bad request: %s", n == 0 ? "empty input" : err);
+        buf_free(&in);
         return 1;
     }
     if (req.attr[PA_REQUEST] == NULL)
         req.attr[PA_REQUEST] = "smtpd_access_policy"; /* convenient for hand-written input */
     if (pol_decide(svc, &req, time(NULL), &d, err, sizeof(err)) < 0) {
         log_warnx("stdin: bad request: %s", err);
+        buf_free(&in);
         return 1;
     }
     printf("action=%s\n", d.res.action);
@@ -215,14 +218,20 @@ int main(int argc, char **argv)
 
             if (server_endpoint_parse(listen[i], &ep, err, sizeof(err)) < 0) {
                 log_warnx("--listen: %s", err);
+                pol_conf_free(svc.conf);
                 return 1;
             }
         }
         printf("%s: configuration OK (%zu policy scopes)\n", config, rules_count(svc.conf->rules));
+        pol_conf_free(svc.conf);
         return 0;
     }
-    if (do_explain)
-        return explain(&svc);
+    if (do_explain) {
+        svc.quiet = 1;
+        i = explain(&svc);
+        pol_conf_free(svc.conf);
+        return i;
+    }
     if ((svc.sess = sess_new((size_t)svc.conf->session_max, svc.conf->session_expire)) == NULL)
         log_fatalx(1, "out of memory");
     pol_after_reload = after_reload;

@@ -80,15 +80,30 @@ int sess_key(const struct proto_req *req, char *key, size_t keylen)
 {
     const char *addr = req->attr[PA_CLIENT_ADDRESS];
     const char *inst = req->attr[PA_INSTANCE];
-    const char *dot;
-    int n;
+    size_t alen;
+    size_t ilen;
+    char port[24];
+    size_t plen = 0;
+    long v = req->client_port;
 
-    if (addr == NULL || *addr == 0 || inst == NULL || *inst == 0 || req->client_port < 0)
+    if (addr == NULL || *addr == 0 || inst == NULL || *inst == 0 || v < 0)
         return -1;
-    dot = strchr(inst, '.');
-    n = snprintf(key, keylen, "%s/%ld/%.*s", addr, req->client_port,
-                 (int)(dot ? dot - inst : (long)strlen(inst)), inst);
-    return n > 0 && (size_t)n < keylen ? 0 : -1;
+    /* "ADDRESS/PORT/PID", built by hand: this runs for every request */
+    do {
+        port[sizeof(port) - 1 - plen++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0 && plen < sizeof(port) - 1);
+    alen = strlen(addr);
+    ilen = strcspn(inst, ".");
+    if (alen + plen + ilen + 3 > keylen)
+        return -1;
+    memcpy(key, addr, alen);
+    key[alen] = '/';
+    memcpy(key + alen + 1, port + sizeof(port) - plen, plen);
+    key[alen + 1 + plen] = '/';
+    memcpy(key + alen + plen + 2, inst, ilen);
+    key[alen + plen + 2 + ilen] = 0;
+    return 0;
 }
 
 static size_t sess_hash(const char *s)
@@ -116,9 +131,12 @@ static int sess_new_session(const char *stored, const char *instance)
 
 const char *sess_get(struct sess_table *t, const char *key, const char *instance, time_t now)
 {
-    size_t h = sess_hash(key);
+    size_t h;
     int i;
 
+    if (t->count == 0)
+        return NULL; /* the common case: nothing failed lately */
+    h = sess_hash(key);
     for (i = 0; i < SESS_WINDOW; i++) {
         struct sess_slot *s = &t->slot[(h + (size_t)i) & t->mask];
 
