@@ -193,4 +193,26 @@ static int file_equals(const char *path, const char *data, size_t n)
     return eq;
 }
 
+/* A MIME entity of about `size` bytes: lines of varying length (0..200), printable ASCII with
+ * spaces at line ends, ending with LF; deterministic. */
+static char *big_entity(size_t size)
+{
+    char *b = malloc(size + 300);
+    size_t n, len, i;
+    unsigned seed = 12345;
+
+    n = (size_t)sprintf(b, "Content-Type: text/plain; charset=us-ascii\n\n");
+    while (n < size) {
+        seed = seed * 1103515245 + 12345;
+        len = (seed >> 16) % 201;
+        for (i = 0; i < len; i++) {
+            seed = seed * 1103515245 + 12345;
+            b[n++] = (char)(' ' + (seed >> 16) % 95);
+        }
+        b[n++] = '\n';
+    }
+    b[n] = 0;
+    return b;
+}
+
 #endif

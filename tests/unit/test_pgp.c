@@ -382,3 +382,32 @@ Test(pgp, write_error_is_temp)
     cr_assert(strncmp(err.text, "4.3.0 ", 6) == 0, "%s", err.text);
     fclose(out);
 }
+
+Test(pgp, large_body_sign_and_encrypt_roundtrip)
+{
+    char *text = big_entity(400000), *want, *out;
+    struct ferr err;
+    size_t n, len = strlen(text);
+    int rc;
+
+    in_fd = input_fd(text, len);
+    recips[0] = fpr("bob@example.org");
+    nrecips = 1;
+    signer = NULL;
+    out = produce(do_encrypt, &err, &rc);
+    cr_assert_eq(rc, FERR_OK, "%s", err.text);
+    save_armor(out);
+    cr_assert_eq(run(GPG " -o %s/plain --decrypt %s/msg.asc 2>/dev/null", fix, work, work), 0);
+    want = crlf_of(text, len, &n);
+    cr_assert(file_equals(path_of("%s/plain", work), want, n));
+    free(out);
+    close(in_fd);
+    in_fd = input_fd(text, len);
+    signer = fpr("alice@example.org");
+    out = produce(do_sign, &err, &rc);
+    cr_assert_eq(rc, FERR_OK, "%s", err.text);
+    verify_signed(out, text, len - 1);
+    free(out);
+    free(want);
+    free(text);
+}
