@@ -297,3 +297,47 @@ Test(keystore, conf_entries)
     cr_assert_str_eq(c.smime_certs, "/a /b");
     keystore_conf_free(&c);
 }
+
+Test(keystore, signkey_section_checks)
+{
+    struct keystore_signkey sk = {0};
+    struct cfg_diag d = {"t.ini", 0};
+    struct cfg_entry e1 = {"filter signkey gw", "smime_cert", "", 11};
+    struct cfg_entry e2 = {"filter signkey gw", "smime_key", "", 12};
+    struct cfg_entry e3 = {"filter signkey gw", "openpgp", "alice@example.org", 13};
+    struct cfg_entry e4 = {"filter signkey gw", "encrypt", "yes", 14};
+    char *log;
+
+    e1.value = path_of("%s/smime/alice.pem", fix);
+    e2.value = path_of("%s/smime/alice-open.key", fix);
+    cr_assert_eq(keystore_signkey_entry(&sk, &e1, &d), 1);
+    cr_assert_eq(keystore_signkey_entry(&sk, &e2, &d), 1);
+    cr_assert_eq(keystore_signkey_entry(&sk, &e3, &d), 1);
+    cr_assert_eq(keystore_signkey_entry(&sk, &e4, &d), 0);
+    cr_assert_eq(d.errors, 0);
+    /* the world-readable key is refused at --check time, with the file named */
+    cr_assert_eq(keystore_signkey_check(&sk, "gw", 10, &d), -1);
+    cr_assert_eq(d.errors, 1);
+    free(sk.smime_key);
+    sk.smime_key = strdup(path_of("%s/smime/alice.key", fix));
+    cr_assert_eq(keystore_signkey_check(&sk, "gw", 10, &d), 0);
+    /* cert without key */
+    free(sk.smime_key);
+    sk.smime_key = NULL;
+    cr_assert_eq(keystore_signkey_check(&sk, "gw", 10, &d), -1);
+    keystore_signkey_free(&sk);
+    /* nothing at all */
+    cr_assert_eq(keystore_signkey_check(&sk, "empty", 20, &d), -1);
+    cr_assert_eq(d.errors, 3);
+    fflush(stderr);
+    log = malloc(8192);
+    log[fread(log, 1, 8191, cr_get_redirected_stderr())] = 0;
+    cr_assert_not_null(strstr(log, "t.ini:10: [filter signkey gw]: smime_key "), "%s", log);
+    cr_assert_not_null(strstr(log, "alice-open.key is accessible by group/others (mode 0644)"),
+                       "%s", log);
+    cr_assert_not_null(strstr(log, "t.ini:10: [filter signkey gw]: smime_cert and smime_key go "
+                                   "together"),
+                       "%s", log);
+    cr_assert_not_null(strstr(log, "t.ini:20: [filter signkey empty]: needs openpgp"), "%s", log);
+    free(log);
+}

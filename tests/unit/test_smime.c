@@ -1,6 +1,7 @@
 /* test_smime: S/MIME output checked by openssl cms and gpgsm, byte for byte. */
 #include "crypto_helpers.h"
 
+#include <criterion/redirect.h>
 #include <openssl/pem.h>
 
 #include "log.h"
@@ -386,4 +387,30 @@ Test(smime, large_body_encrypt_and_sign_roundtrip)
     free(out);
     free(want);
     free(text);
+}
+
+Test(smime, opts_entries)
+{
+    struct smime_opts o = {0};
+    struct cfg_diag d = {"t.ini", 0};
+    struct cfg_entry c = {"filter", "smime_cipher", "aes-256-gcm", 3};
+    struct cfg_entry k = {"filter", "smime_key_transport", "rsa-oaep", 4};
+    struct cfg_entry g = {"filter", "smime_digest", "sha384", 5};
+    struct cfg_entry bad = {"filter", "smime_cipher", "des", 6};
+    struct cfg_entry other = {"filter", "gnupg_home", "/x", 7};
+
+    cr_redirect_stderr();
+    cr_assert_eq(o.cipher, SMIME_AES256_CBC); /* zeroed options are the defaults */
+    cr_assert_eq(o.key_transport, SMIME_KT_PKCS1V15);
+    cr_assert_eq(smime_opts_entry(&o, &c, &d), 1);
+    cr_assert_eq(smime_opts_entry(&o, &k, &d), 1);
+    cr_assert_eq(smime_opts_entry(&o, &g, &d), 1);
+    cr_assert_eq(d.errors, 0);
+    cr_assert_eq(o.cipher, SMIME_AES256_GCM);
+    cr_assert_eq(o.key_transport, SMIME_KT_RSA_OAEP);
+    cr_assert_str_eq(o.digest, "sha384");
+    cr_assert_eq(smime_opts_entry(&o, &bad, &d), 1);
+    cr_assert_eq(d.errors, 1);
+    cr_assert_eq(o.cipher, SMIME_AES256_GCM);
+    cr_assert_eq(smime_opts_entry(&o, &other, &d), 0);
 }
