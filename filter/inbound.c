@@ -12,12 +12,11 @@
  * in the header (EFAIL: decrypted text is never spliced next to parts an
  * attacker controls).  The decrypted entity replaces the body; the outer
  * header fields are kept except Content-* (replaced by the entity's) and
- * fields the entity carries itself (RFC 9788 protected headers, HP-Outer
- * dropped).  A message we hold no key for is delivered unchanged.  Policy
- * outcomes: deliver, tag (Subject prefix), hold (file in hold_dir, nothing
- * reinjected), reject (FERR_PERM 5.7.x), defer (FERR_TEMP 4.7.0, status
- * server unreachable).  Nothing is written to out unless the result is
- * FERR_OK.
+ * user-facing fields the entity carries itself (RFC 9788 protected headers:
+ * Subject, To, Cc, Date, ...; never From or trace fields; HP-Outer dropped).  A message we hold no
+ * key for is delivered unchanged.  Policy outcomes: deliver, tag (Subject prefix), hold (file in
+ * hold_dir, nothing reinjected), reject (FERR_PERM 5.7.x), defer (FERR_TEMP 4.7.0, status server
+ * unreachable).  Nothing is written to out unless the result is FERR_OK.
  *
  * Limits: encrypted bodies up to max_decrypt_size bytes; one level of
  * signature inside an encrypted message; the first signature is judged.
@@ -229,7 +228,7 @@ bad:
  * comments and blanks. */
 static void inbound_from_addr(const char *v, char *out, size_t len)
 {
-    const char *lt = strchr(v, '<'), *gt;
+    const char *lt = strrchr(v, '<'), *gt;
     size_t n = 0;
     int depth = 0;
 
@@ -694,6 +693,9 @@ static void inbound_stamp(struct inbound_ctx *c, int act, char *reason, char *ou
     for (q = c->note; *q; q++)
         if (*q == '"')
             *q = '\'';
+    for (q = c->sig.signer; *q; q++)
+        if (*q == '"' || *q == ';')
+            *q = '\'';
     n = (size_t)snprintf(out, len, "%s",
                          c->rule.verify == INBOUND_VERIFY_OFF && s->present ? "unchecked"
                                                                             : inbound_label(s));
@@ -713,10 +715,11 @@ static void inbound_stamp(struct inbound_ctx *c, int act, char *reason, char *ou
         n += (size_t)snprintf(out + n, len - n, "; reason=\"%s\"", reason);
     if (c->note[0] && n < len)
         snprintf(out + n, len - n, "; note=\"%s\"", c->note);
-    /* The value goes into a header: no line breaks, no quotes inside quotes. */
+    /* The value goes into a header: printable ASCII only (signer names
+     * and reasons come from certificates and servers we do not control). */
     for (n = 0; out[n]; n++)
-        if (out[n] == '\n' || out[n] == '\r')
-            out[n] = ' ';
+        if ((unsigned char)out[n] < 0x20 || (unsigned char)out[n] > 0x7e)
+            out[n] = (unsigned char)out[n] == '\t' ? ' ' : '?';
 }
 
 /* ---- output ---- */
@@ -724,6 +727,25 @@ static void inbound_stamp(struct inbound_ctx *c, int act, char *reason, char *ou
 static int inbound_name_in(const struct mime_header *h, const char *name)
 {
     return h && mime_header_find(h, name, NULL) != NULL;
+}
+
+/* Fields of the decrypted entity that reach the top level: its Content-*
+ * fields and the RFC 9788 user-facing ones.  From is not taken (the signer
+ * was checked against the outer From), nor trace or other fields an
+ * attacker could plant (Received, Return-Path, Delivered-To, ...). */
+static int inbound_inner_ok(const char *name)
+{
+    static const char *const protected[] = {"Subject",     "To",         "Cc",          "Reply-To",
+                                            "Date",        "Message-ID", "Keywords",    "Comments",
+                                            "In-Reply-To", "References", "MIME-Version"};
+    size_t i;
+
+    if (strncasecmp(name, "Content-", 8) == 0)
+        return 1;
+    for (i = 0; i < sizeof(protected) / sizeof(protected[0]); i++)
+        if (strcasecmp(name, protected[i]) == 0)
+            return 1;
+    return 0;
 }
 
 /* Writes one raw header field, with the tag inserted after "Subject:". */
@@ -777,7 +799,8 @@ static int inbound_emit(struct inbound_ctx *c, const char *stamp, int act, FILE 
 
         if (inbound_is_ours(f))
             continue;
-        if (ent && (strncasecmp(f->name, "Content-", 8) == 0 || inbound_name_in(ent, f->name)))
+        if (ent && (strncasecmp(f->name, "Content-", 8) == 0 ||
+                    (inbound_inner_ok(f->name) && inbound_name_in(ent, f->name))))
             continue;
         if (tag && strcasecmp(f->name, "Subject") == 0) {
             if (tagged)
@@ -791,7 +814,7 @@ static int inbound_emit(struct inbound_ctx *c, const char *stamp, int act, FILE 
         for (i = 0; i < ent->count; i++) {
             const struct mime_field *f = &ent->fields[i];
 
-            if (inbound_is_ours(f) || strcasecmp(f->name, "HP-Outer") == 0)
+            if (!inbound_inner_ok(f->name))
                 continue;
             if (tag && strcasecmp(f->name, "Subject") == 0) {
                 if (tagged)

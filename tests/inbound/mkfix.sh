@@ -6,7 +6,8 @@
 # Usage: mkfix.sh DIR OCSP_PORT HTTP_PORT   (idempotent: stamps DIR/.done)
 set -eu
 D=$1 OP=$2 HP=$3
-[ -f "$D/.done.$OP.$HP" ] && exit 0
+V=$(cksum <"$0" | cut -d' ' -f1) # rebuilt whenever this script changes
+[ -f "$D/.done.$OP.$HP.$V" ] && exit 0
 rm -rf "$D"
 mkdir -p "$D/ca/newcerts" "$D/www/vks/v1/by-fingerprint" "$D/msg"
 cd "$D"
@@ -104,6 +105,9 @@ openssl cms -sign -in entity.txt -signer alice.pem -inkey alice.key >signed-alic
 # RFC 9788 header protection: the real Subject inside, a placeholder outside
 printf 'Content-Type: text/plain; charset=us-ascii; hp="cipher"\r\nSubject: The real subject\r\nHP-Outer: Subject: [...]\r\n\r\nProtected.\r\n' >hp.txt
 { printf 'From: alice@ext.example\nTo: bob@local.example\nSubject: [...]\nMessage-ID: <hp@ext.example>\n'; openssl cms -encrypt -aes256 -in hp.txt bob.pem | lf; } >msg/smime-enc-hp.eml
+# fields planted inside the encrypted entity must not reach the top level
+printf 'Content-Type: text/plain\r\nReceived: from evil.example by mx.local.example\r\nFrom: ceo@local.example\r\nReturn-Path: <evil@evil.example>\r\nX-Postseal-Verify: valid; planted\r\nSubject: inner subject\r\n\r\nPlanted.\r\n' >planted.txt
+{ hdr alice@ext.example smime-enc-planted; openssl cms -encrypt -aes256 -in planted.txt bob.pem | lf; } >msg/smime-enc-planted.eml
 { hdr alice@ext.example smime-malformed; printf 'MIME-Version: 1.0\nContent-Type: application/pkcs7-mime; smime-type=enveloped-data; name=smime.p7m\nContent-Transfer-Encoding: base64\n\nMIIBkQYJKoZIhvcNAQcDoIIBgjCCAX4CAQAxggE5MIIBNQIBADAdMBAxDjAMBgNV\nBAMMBWJvZ3VzAgkA3q2+7wAAAAAwDQYJKoZIhvcNAQEBBQAEggEAAAAA\n'; } >msg/smime-malformed.eml
 { hdr alice@ext.example smime-sig-malformed; printf 'MIME-Version: 1.0\nContent-Type: multipart/signed; protocol="application/pkcs7-signature"; micalg=sha-256; boundary="b1"\n\n--b1\nContent-Type: text/plain\n\nhello\n--b1\nContent-Type: application/pkcs7-signature; name=smime.p7s\nContent-Transfer-Encoding: base64\n\nMIAGCSqGSIb3DQEHAqCAMIACAQExDzANBglghkgBZQMEAgEFADCABgkqhkiG9w0B\n--b1--\n'; } >msg/smime-sig-malformed.eml
 
@@ -179,4 +183,4 @@ if GNUPGHOME="$D/gpgsm" gpgsm --batch --disable-crl-checks --import ca.pem bob.p
 fi
 gpgconf --kill all >/dev/null 2>&1 || true
 for h in gpg-alice gpg-gw gpg-rita gpg-uma gpgsm; do GNUPGHOME="$D/$h" gpgconf --kill all >/dev/null 2>&1 || true; done
-touch ".done.$OP.$HP"
+touch ".done.$OP.$HP.$V"

@@ -831,3 +831,19 @@ Test(inbound, persistent_status_cache_answers_while_responder_is_down)
     snprintf(extra, sizeof(extra), "rm -rf %s/cache.%d.mdb*", fx, (int)getpid());
     sh("%s", extra);
 }
+
+Test(inbound, planted_inner_trace_and_from_fields_dropped)
+{
+    struct run r;
+
+    run("smime-enc-planted", "alice@ext.example", NULL, &r);
+    cr_assert_eq(r.rc, FERR_OK);
+    HAS(r, "decrypt=smime");
+    HAS(r, "\nFrom: alice@ext.example\n");
+    HASNT(r, "ceo@local.example");
+    HASNT(r, "evil.example");
+    HASNT(r, "valid; planted");
+    HAS(r, "\nSubject: inner subject\n");
+    cr_assert_eq(count(r.out, "Subject:"), 1);
+    HAS(r, "\n\nPlanted.\n");
+}
