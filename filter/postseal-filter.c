@@ -30,6 +30,8 @@
 #include "cfg.h"
 #include "fconf.h"
 #include "ferr.h"
+#include "inbound.h"
+#include "inbound_run.h"
 #include "keystore.h"
 #include "log.h"
 #include "outbound.h"
@@ -45,6 +47,9 @@ static void usage(FILE *fp)
                 "       " PROG " [-c FILE] --lookup ADDRESS\n");
 }
 
+/* [inbound] of the configuration loaded last (NULL: not loaded). */
+static struct inbound_cfg *inbound_conf;
+
 /* Loads and validates the configuration; NULL after reporting errors. */
 static struct fconf *load(const char *path, struct cfg **cfgp, int *errors)
 {
@@ -56,12 +61,14 @@ static struct fconf *load(const char *path, struct cfg **cfgp, int *errors)
     if ((cfg = cfg_load(path, &diag)) != NULL) {
         cfg_check_owners(cfg, &diag);
         fc = fconf_load(cfg, &diag);
-        /* [keys] (filter/keys.h) and [inbound] (filter/inbound.h) are
-         * validated here too once those modules are wired in. */
+        inbound_conf = inbound_cfg_load(cfg, &diag);
+        /* [keys] (filter/keys.h) is validated here too once wired in. */
     }
     *errors = diag.errors;
     if (diag.errors > 0) {
         fconf_free(fc);
+        inbound_cfg_free(inbound_conf);
+        inbound_conf = NULL;
         cfg_free(cfg);
         return NULL;
     }
@@ -98,6 +105,7 @@ static int check(const char *path)
     else
         log_warnx("%s: %d error(s), configuration NOT OK", path, errors);
     fconf_free(fc);
+    inbound_cfg_free(inbound_conf);
     cfg_free(cfg);
     return errors ? 1 : 0;
 }
@@ -119,6 +127,7 @@ static int lookup(const char *path, const char *addr)
     if (keystore_open(&ks, &fc->ks, &err) != FERR_OK) {
         printf("%s: key store: %s\n", addr, err.text);
         fconf_free(fc);
+        inbound_cfg_free(inbound_conf);
         cfg_free(cfg);
         return 75;
     }
@@ -142,6 +151,7 @@ static int lookup(const char *path, const char *addr)
     }
     keystore_close(ks);
     fconf_free(fc);
+    inbound_cfg_free(inbound_conf);
     cfg_free(cfg);
     return found ? 0 : 69;
 }
@@ -222,15 +232,21 @@ int main(int argc, char **argv)
     }
     if ((fd = spool_copy(0, fc->temp_dir, fc->max_size, &size, &err)) < 0) {
         fconf_free(fc);
+        inbound_cfg_free(inbound_conf);
         cfg_free(cfg);
         return finish(&err, sender);
     }
-    /* Direction.  Inbound mail (filter/inbound.h: inbound_is_inbound) goes to
-     * inbound_process here once that module is wired in; everything else is
-     * outbound. */
-    outbound_run(fc, fd, size, sender, (const char *const *)argv + optind, (size_t)(argc - optind),
-                 dry_run, stdout, &err);
+    /* Direction: inbound mail ([inbound] local_domains) is decrypted and
+     * verified (filter/inbound.h); everything else is outbound. */
+    if (inbound_is_inbound(inbound_conf, sender, (const char *const *)argv + optind,
+                           (size_t)(argc - optind)))
+        inbound_run(fc, inbound_conf, fd, size, sender, (const char *const *)argv + optind,
+                    (size_t)(argc - optind), dry_run, stdout, &err);
+    else
+        outbound_run(fc, fd, size, sender, (const char *const *)argv + optind,
+                     (size_t)(argc - optind), dry_run, stdout, &err);
     close(fd);
+    inbound_cfg_free(inbound_conf);
     fconf_free(fc);
     cfg_free(cfg);
     return finish(&err, sender);

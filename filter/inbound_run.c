@@ -1,0 +1,48 @@
+/*
+ * inbound_run: glue between postseal-filter's main() and inbound_process:
+ * the processed message goes to a temp file in [filter] temp_dir and is
+ * reinjected with [filter] reinjection settings, once, for all recipients.
+ *
+ * Contract: reinjection happens only after inbound_process returned
+ * FERR_OK; a held message (INBOUND_HOLD) is not reinjected (it is in
+ * hold_dir); every failure is FERR_TEMP or FERR_PERM with err set.
+ */
+#include <stdio.h>
+
+#include "inbound_run.h"
+#include "log.h"
+#include "reinject.h"
+#include "spool.h"
+
+int inbound_run(const struct fconf *fc, const struct inbound_cfg *ic, int fd, off_t size,
+                const char *sender, const char *const *rcpts, size_t n, int dry_run, FILE *out,
+                struct ferr *err)
+{
+    struct inbound_result res;
+    FILE *tmp;
+    int rc;
+
+    if ((tmp = spool_tmpfp(fc->temp_dir, err)) == NULL)
+        return err->code;
+    rc = inbound_process(ic, fd, 0, size, sender, rcpts, n, tmp, &res, err);
+    if (dry_run) {
+        fprintf(out, "inbound: X-Postseal-Verify: %s\n", res.verify);
+        if (rc == FERR_OK && res.action == INBOUND_HOLD)
+            fprintf(out, "inbound: held as %s\n", res.held_path);
+        else if (rc != FERR_OK)
+            fprintf(out, "inbound: exit %d: %s\n", ferr_exit_code(rc), err->text);
+        else if (fseeko(tmp, 0, SEEK_SET) == 0)
+            rc = spool_write_range(fileno(tmp), 0, -1, out, err);
+    } else if (rc == FERR_OK && res.action != INBOUND_HOLD) {
+        if (fflush(tmp) != 0) {
+            ferr_set(err, FERR_TEMP, "4.3.0 inbound: temp file write error");
+            rc = FERR_TEMP;
+        } else {
+            rc = reinject_send(&fc->reinject, fileno(tmp), sender, rcpts, n, err);
+        }
+        if (rc == FERR_OK)
+            log_info("inbound: from=<%s> nrcpt=%zu reinjected", sender, n);
+    }
+    fclose(tmp);
+    return rc;
+}
