@@ -196,6 +196,13 @@ e2e__listening() { # inet:PORT | unix:PATH
 daemon_start() {
     local name=$1 ready=$2
     shift 2
+    case $ready in inet:*)
+        if e2e__listening "$ready"; then
+            e2e_log "daemon $name: port ${ready#inet:} is already in use"
+            return 1
+        fi
+        ;;
+    esac
     "$@" >>"$E2E_DIR/$name.log" 2>&1 &
     DAEMON_PID=$!
     echo "$DAEMON_PID $name" >>"$E2E_DIR/.pids"
@@ -549,6 +556,10 @@ pf_start() {
     d=$(pf__dir "$1") || exit 1
     p=$(pf_port "$1")
     rp=$(pf_reinject_port "$1")
+    # Someone else's server on our port would answer in our place.
+    if e2e__listening "inet:$p" || e2e__listening "inet:$rp"; then
+        e2e_die "pf_start $1: port $p or $rp is already in use (choose another PS_PORT_BASE)"
+    fi
     pf__backdate "$1"
     postfix -c "$d/etc" start >>"$d/log/postfix-start.log" 2>&1 || {
         sed 's/^/#   /' "$d/log/postfix-start.log" "$d/log/maillog" 2>/dev/null | tail -n 20
