@@ -39,14 +39,43 @@ pf_new mx
 pf_policy mx
 demo_filter=no
 if [ -x "$POSTSEAL_FILTER" ]; then
-    pf_filter mx "$POSTSEAL_INI"
     demo_filter=yes
+    # The recipients' keys: an S/MIME certificate for dana (from the test
+    # CA) and an OpenPGP key for erin, in a key store of the demo's own.
+    demo_keys=$E2E_DIR/keys
+    mkdir -p "$demo_keys/certs" "$demo_keys/gnupg" "$demo_keys/erin"
+    cp "$(pki_smime dana@example.test)" "$demo_keys/certs/" || e2e_die "no S/MIME cert for dana"
+    chmod 0700 "$demo_keys/erin"
+    GNUPGHOME=$demo_keys/erin gpg --batch --quiet --passphrase '' \
+        --quick-gen-key 'Erin Demo <erin@example.test>' future-default default never 2>/dev/null &&
+        GNUPGHOME=$demo_keys/erin gpg --batch --quiet --export erin@example.test >"$demo_keys/erin.pub" &&
+        chmod 0700 "$demo_keys/gnupg" &&
+        GNUPGHOME=$demo_keys/gnupg gpg --batch --quiet --import "$demo_keys/erin.pub" 2>/dev/null ||
+        e2e_die "cannot make erin's OpenPGP key (gpg)"
+    chown -R nobody:nogroup "$demo_keys/gnupg"
+    # The filter reads the shipped file plus these lines (a later key wins).
+    demo_filter_ini=$E2E_DIR/postseal-demo.ini
+    {
+        cat "$POSTSEAL_INI"
+        printf '\n# ---- added by make demo: the demo key store and reinjection port ----\n'
+        printf '[filter]\nreinject = 127.0.0.1:%s\n' "$((PS_PORT_BASE + 1))"
+        printf 'smime_certs = %s\nsmime_ca = %s\n' "$demo_keys/certs" "$PKI/ca.crt"
+        printf 'gnupg_home = %s\n' "$demo_keys/gnupg"
+    } >"$demo_filter_ini"
+    if ! fcheck=$("$POSTSEAL_FILTER" -c "$demo_filter_ini" --check 2>&1); then
+        say "  postseal-filter --check refused the demo config:"
+        printf '%s\n' "$fcheck" | sed 's/^/    /'
+        exit 1
+    fi
+    pf_filter mx "$demo_filter_ini"
 fi
 pf_start mx
 say "  postfix: $(rel "$(pf_dir mx)/etc") (smtpd 127.0.0.1:$(pf_port mx), reinjection :$(pf_reinject_port mx))"
-say "  policy:  check_policy_service $POLICYD_LISTEN (RCPT and END-OF-DATA)"
+say "  policy:  postseal-policyd -c $(rel "$POSTSEAL_INI"), check_policy_service $POLICYD_LISTEN"
 if [ $demo_filter = yes ]; then
     say "  filter:  content_filter=postseal-filter:dummy (pipe(8) as nobody), reinjected on :$(pf_reinject_port mx)"
+    say "           config $(rel "$demo_filter_ini") = the shipped file plus:"
+    sed -n '/^# ---- added by make demo/,$p' "$demo_filter_ini" | sed "s|$demo_root/||g; s/^/             /"
 else
     say "  filter:  postseal-filter is not built: no content filter in this demo"
 fi
@@ -110,6 +139,52 @@ demo_case accept "127.0.0.2 with TLS 1.2 and a client certificate from the test 
     carol@example.test --local-interface 127.0.0.2 --tls --tls-protocol tlsv1_2 \
     --tls-cert "$PKI/client.crt" --tls-key "$PKI/client.key"
 
+# demo_crypt LABEL RCPT KIND: a message to RCPT over TLS from 127.0.0.2,
+# then KIND says what the delivered copy must be: smime / pgp (encrypted,
+# and decrypted back to the text sent) or plain (unchanged).
+demo_crypt() {
+    local label=$1 rcpt=$2 kind=$3 token f dec ok=yes what
+    token="demo text $RANDOM$RANDOM for $rcpt"
+    demo_case accept "$label" "$rcpt" --local-interface 127.0.0.2 --tls --body "$token"
+    [ "$demo_got" = accept ] || return
+    f=$(mail_last mx "$rcpt")
+    dec=$E2E_DIR/${rcpt%@*}.decrypted
+    case $kind in
+    smime)
+        what="S/MIME (application/pkcs7-mime), decrypted with openssl cms and dana's key"
+        grep -q '^Content-Type: application/pkcs7-mime' "$f" && ! grep -q "$token" "$f" &&
+            openssl cms -decrypt -in "$f" -recip "$PKI/smime/$rcpt.crt" \
+                -inkey "$PKI/smime/$rcpt.key" -out "$dec" 2>/dev/null &&
+            grep -q "$token" "$dec" || ok=no
+        ;;
+    pgp)
+        what="PGP/MIME (multipart/encrypted), decrypted with gpg and erin's key"
+        grep -q '^Content-Type: multipart/encrypted' "$f" && ! grep -q "$token" "$f" &&
+            awk '/^-----BEGIN PGP MESSAGE-----/,/^-----END PGP MESSAGE-----/' "$f" |
+            GNUPGHOME=$demo_keys/erin gpg --batch --quiet --decrypt >"$dec" 2>/dev/null &&
+            grep -q "$token" "$dec" || ok=no
+        ;;
+    plain)
+        what="unchanged (no key: the default is opportunistic)"
+        grep -q "$token" "$f" || ok=no
+        ;;
+    esac
+    if [ $ok = yes ]; then
+        say "   content:    $what: the text sent is back"
+    else
+        say "   content:    NOT $what -- UNEXPECTED (see $(rel "$f"))"
+        demo_bad=$((demo_bad + 1))
+    fi
+}
+
+if [ $demo_filter = yes ]; then
+    say ""
+    say "Through postseal-filter (all from 127.0.0.2 over TLS 1.3, so the policy lets them in):"
+    demo_crypt "to dana@example.test, who has an S/MIME certificate in the key store" dana@example.test smime
+    demo_crypt "to erin@example.test, who has an OpenPGP key in the key store" erin@example.test pgp
+    demo_crypt "to frank@example.test, who has no key" frank@example.test plain
+fi
+
 say ""
 say "What postseal-policyd decided (its log, $(rel "$E2E_DIR/policyd.log")):"
 grep -E 'NOQUEUE: ' "$E2E_DIR/policyd.log" | sed "s|$demo_root/||g" |
@@ -127,6 +202,7 @@ say "  delivered mail     $(rel "$(pf_dir mx)/mail")/DOMAIN/USER/new/"
 say "  Postfix config     $(rel "$(pf_dir mx)/etc")/main.cf, master.cf"
 say "  SMTP transcripts   $(rel "$E2E_DIR")/smtp.N.log"
 say "  test PKI           $(rel "$PKI")"
+[ $demo_filter = yes ] && say "  demo key store     $(rel "$demo_keys") (erin's own GnuPG home: $(rel "$demo_keys/erin"))"
 say "Try one decision yourself:"
 say "  printf 'request=smtpd_access_policy\\nprotocol_state=RCPT\\nclient_address=192.0.2.7\\nencryption_protocol=TLSv1.1\\nencryption_keysize=256\\n\\n' | $(rel "$POSTSEAL_POLICYD") -c $(rel "$POSTSEAL_INI") --explain"
 say "Stopping Postfix and postseal."

@@ -884,6 +884,12 @@ e2e__cleanup() {
             pf_stop "$n"
         done <"$E2E_DIR/.instances"
     fi
+    # gpg-agents that gpg or gpgme started for GnuPG homes of this test.
+    if command -v gpgconf >/dev/null 2>&1; then
+        find "$E2E_DIR" -name S.gpg-agent -type s 2>/dev/null | while read -r n; do
+            gpgconf --homedir "${n%/S.gpg-agent}" --kill all
+        done
+    fi
 }
 
 e2e__exit() {

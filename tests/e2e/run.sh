@@ -57,6 +57,11 @@ sweep() {
         done <"$pids"
         : >"$pids"
     done
+    if command -v gpgconf >/dev/null 2>&1; then
+        find "$run" -name S.gpg-agent -type s 2>/dev/null | while read -r s; do
+            gpgconf --homedir "${s%/S.gpg-agent}" --kill all
+        done
+    fi
 }
 
 if [ "$(id -u)" != 0 ]; then
