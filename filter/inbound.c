@@ -781,9 +781,42 @@ static int inbound_put_field(int fd, const struct mime_field *f, const char *tag
     return inbound_copy(fd, f->off, f->end, out);
 }
 
-static int inbound_is_ours(const struct mime_field *f)
+/* Authentication-Results (RFC 8601) for the signature: the method is
+ * "smime" (RFC 7281) or "x-pgp"; valid = pass, untrusted = neutral, no
+ * signature = none, anything else = fail. */
+static void inbound_authres(const struct inbound_ctx *c, char *out, size_t len)
 {
-    return strcasecmp(f->name, INBOUND_HEADER) == 0;
+    const struct inbound_sig *s = &c->sig;
+    const char *label = inbound_label(s), *res;
+
+    if (!s->present || c->rule.verify == INBOUND_VERIFY_OFF) {
+        snprintf(out, len, "%s; none", c->ic->authserv_id);
+        return;
+    }
+    if (strcmp(label, "valid") == 0)
+        res = "pass";
+    else if (strcmp(label, "untrusted") == 0)
+        res = "neutral";
+    else
+        res = "fail";
+    snprintf(out, len, "%s; %s=%s (%s, status %s) header.from=%s", c->ic->authserv_id,
+             strcmp(s->method, "pgp") == 0 ? "x-pgp" : "smime", res, label,
+             status_name(s->status.state), c->from[0] ? c->from : "unknown");
+}
+
+/* Our result fields and, with authserv_id, Authentication-Results that claim
+ * to come from us (RFC 8601 section 5): never passed on from outside. */
+static int inbound_is_ours(const struct inbound_ctx *c, const struct mime_field *f)
+{
+    const char *id = c->ic->authserv_id, *v = f->value;
+    size_t n;
+
+    if (strcasecmp(f->name, INBOUND_HEADER) == 0)
+        return 1;
+    if (id == NULL || strcasecmp(f->name, "Authentication-Results") != 0)
+        return 0;
+    n = strlen(id);
+    return strncasecmp(v, id, n) == 0 && (v[n] == ';' || v[n] == ' ' || v[n] == '\t' || v[n] == 0);
 }
 
 static int inbound_emit(struct inbound_ctx *c, const char *stamp, int act, FILE *out)
@@ -794,10 +827,20 @@ static int inbound_emit(struct inbound_ctx *c, const char *stamp, int act, FILE 
     size_t i;
 
     fprintf(out, "%s: %s\n", INBOUND_HEADER, stamp);
+    if (c->ic->authserv_id) {
+        char ar[600];
+        size_t j;
+
+        inbound_authres(c, ar, sizeof(ar));
+        for (j = 0; ar[j]; j++)
+            if ((unsigned char)ar[j] < 0x20 || (unsigned char)ar[j] > 0x7e)
+                ar[j] = '?';
+        fprintf(out, "Authentication-Results: %s\n", ar);
+    }
     for (i = 0; i < c->hdr.count; i++) {
         const struct mime_field *f = &c->hdr.fields[i];
 
-        if (inbound_is_ours(f))
+        if (inbound_is_ours(c, f))
             continue;
         if (ent && (strncasecmp(f->name, "Content-", 8) == 0 ||
                     (inbound_inner_ok(f->name) && inbound_name_in(ent, f->name))))
@@ -865,6 +908,31 @@ static int inbound_hold(struct inbound_ctx *c, const char *stamp, struct inbound
     }
     fclose(fp);
     return FERR_OK;
+}
+
+int inbound_cfg_check(const struct inbound_cfg *ic, char *why, size_t whylen)
+{
+    struct inbound_ctx c;
+    char w[240];
+    int rc = 0;
+
+    memset(&c, 0, sizeof(c));
+    c.ic = ic;
+    if (ic->local_domains.n == 0)
+        return 0;
+    if (inbound_smime(&c, w, sizeof(w)) == NULL) {
+        snprintf(why, whylen, "[inbound] S/MIME keys: %s", w);
+        rc = -1;
+    } else if (ic->gnupg_home && access(ic->gnupg_home, R_OK | W_OK | X_OK) != 0) {
+        snprintf(why, whylen, "[inbound] gnupg_home %s: %s", ic->gnupg_home, strerror(errno));
+        rc = -1;
+    } else if (inbound_pgp(&c, w, sizeof(w)) == NULL) {
+        snprintf(why, whylen, "[inbound] %s", w);
+        rc = -1;
+    }
+    pgp_in_free(c.pgp);
+    smime_in_free(c.smime);
+    return rc;
 }
 
 int inbound_process(const struct inbound_cfg *ic, int fd, off_t start, off_t end,

@@ -31,6 +31,10 @@ struct inbound_cfg;
 struct inbound_cfg *inbound_cfg_load(const struct cfg *cfg, struct cfg_diag *diag);
 void inbound_cfg_free(struct inbound_cfg *icfg);
 
+/* For --check: loads the S/MIME key pairs and trust anchors and opens the
+ * GnuPG home as processing would.  0, or -1 with the reason in why. */
+int inbound_cfg_check(const struct inbound_cfg *icfg, char *why, size_t whylen);
+
 /* 1 when the message is inbound: the sender's domain is not one of
  * local_domains and at least one recipient's domain is.  0 otherwise (also
  * when no local_domains are configured: inbound processing is off). */

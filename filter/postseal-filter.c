@@ -95,6 +95,10 @@ static int check(const char *path)
     } else {
         keystore_close(ks);
     }
+    if (inbound_conf && inbound_cfg_check(inbound_conf, err.text, sizeof(err.text)) != 0) {
+        log_warnx("%s: %s", path, err.text);
+        errors++;
+    }
     if (access(fc->temp_dir, W_OK | X_OK) != 0) {
         log_warnx("%s: temp_dir %s: %s", path, fc->temp_dir, strerror(errno));
         errors++;

@@ -847,3 +847,23 @@ Test(inbound, planted_inner_trace_and_from_fields_dropped)
     cr_assert_eq(count(r.out, "Subject:"), 1);
     HAS(r, "\n\nPlanted.\n");
 }
+
+Test(inbound, authentication_results_stamped_and_forged_one_removed)
+{
+    struct run r;
+
+    start("ocsp");
+    run("smime-signed-alice", "alice@ext.example", "authserv_id = gw.local.example", &r);
+    cr_assert_eq(r.rc, FERR_OK);
+    HAS(r, "\nAuthentication-Results: gw.local.example; smime=pass (valid, status good) "
+           "header.from=alice@ext.example\n");
+    HASNT(r, "(forged)");
+    HAS(r, "\nAuthentication-Results: mx.other.example; dkim=pass\n");
+    cr_assert_eq(count(r.out, "Authentication-Results: gw.local.example"), 1);
+    run("smime-signed-carol", "carol@ext.example", "authserv_id = gw.local.example", &r);
+    HAS(r, "\nAuthentication-Results: gw.local.example; smime=fail (revoked, status revoked) "
+           "header.from=carol@ext.example\n");
+    /* without authserv_id, other Authentication-Results are left alone */
+    run("plain", "alice@ext.example", NULL, &r);
+    HAS(r, "\nAuthentication-Results: gw.local.example; smime=pass (forged)\n");
+}
