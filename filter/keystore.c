@@ -29,7 +29,6 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -100,44 +99,6 @@ static int ks_set(char **slot, const struct cfg_entry *e, struct cfg_diag *diag)
     return 1;
 }
 
-int keystore_signkey_entry(struct keystore_signkey *sk, const struct cfg_entry *e,
-                           struct cfg_diag *diag)
-{
-    if (strcmp(e->key, "openpgp") == 0)
-        return ks_set(&sk->openpgp, e, diag);
-    if (strcmp(e->key, "smime_cert") == 0)
-        return ks_set(&sk->smime_cert, e, diag);
-    if (strcmp(e->key, "smime_key") == 0)
-        return ks_set(&sk->smime_key, e, diag);
-    return 0;
-}
-
-int keystore_signkey_check(const struct keystore_signkey *sk, const char *name, int line,
-                           struct cfg_diag *diag)
-{
-    struct stat st;
-    int before = diag->errors;
-
-    if (!sk->openpgp && !sk->smime_cert && !sk->smime_key)
-        cfg_error(diag, line, "[filter signkey %s]: needs openpgp or smime_cert + smime_key", name);
-    if ((sk->smime_cert != NULL) != (sk->smime_key != NULL))
-        cfg_error(diag, line, "[filter signkey %s]: smime_cert and smime_key go together", name);
-    if (sk->smime_cert && access(sk->smime_cert, R_OK) < 0)
-        cfg_error(diag, line, "[filter signkey %s]: smime_cert %s: %s", name, sk->smime_cert,
-                  strerror(errno));
-    if (sk->smime_key) {
-        if (stat(sk->smime_key, &st) < 0)
-            cfg_error(diag, line, "[filter signkey %s]: smime_key %s: %s", name, sk->smime_key,
-                      strerror(errno));
-        else if (st.st_mode & (S_IRWXG | S_IRWXO))
-            cfg_error(diag, line,
-                      "[filter signkey %s]: smime_key %s is accessible by group/others "
-                      "(mode %04o): refused, chmod 600 it",
-                      name, sk->smime_key, (unsigned)(st.st_mode & 07777));
-    }
-    return diag->errors == before ? 0 : -1;
-}
-
 int keystore_conf_entry(struct keystore_conf *conf, const struct cfg_entry *e,
                         struct cfg_diag *diag)
 {
@@ -148,14 +109,6 @@ int keystore_conf_entry(struct keystore_conf *conf, const struct cfg_entry *e,
     if (strcmp(e->key, "smime_ca") == 0)
         return ks_set(&conf->smime_ca, e, diag);
     return 0;
-}
-
-void keystore_signkey_free(struct keystore_signkey *sk)
-{
-    free(sk->openpgp);
-    free(sk->smime_cert);
-    free(sk->smime_key);
-    memset(sk, 0, sizeof(*sk));
 }
 
 /* ---- PEM files and directories ---------------------------------------------------------- */

@@ -23,25 +23,6 @@ int keystore_conf_entry(struct keystore_conf *conf, const struct cfg_entry *e,
                         struct cfg_diag *diag);
 void keystore_conf_free(struct keystore_conf *conf);
 
-/* [filter signkey NAME]: one signing identity, OpenPGP and/or S/MIME; rules refer to it by NAME.
- *   openpgp = FINGERPRINT | ADDRESS     secret key in gnupg_home (keystore_pgp_signer)
- *   smime_cert = FILE                   signer certificate, then its chain (PEM)
- *   smime_key = FILE                    its private key (PEM, unencrypted, mode 0600/0400) */
-struct keystore_signkey {
-    char *openpgp;
-    char *smime_cert;
-    char *smime_key;
-};
-/* Like keystore_conf_entry, for the keys of a [filter signkey NAME] section. */
-int keystore_signkey_entry(struct keystore_signkey *sk, const struct cfg_entry *e,
-                           struct cfg_diag *diag);
-/* Once the section is read (line: its first line): at least one identity, smime_cert with
- * smime_key, the S/MIME files present and the key file not accessible by group/others.
- * Returns 0 or -1 (errors counted in diag). */
-int keystore_signkey_check(const struct keystore_signkey *sk, const char *name, int line,
-                           struct cfg_diag *diag);
-void keystore_signkey_free(struct keystore_signkey *sk);
-
 struct keystore;
 
 /* Opens the stores (checks the GnuPG home, loads the trust anchors).  FERR_TEMP on failure. */

@@ -88,14 +88,6 @@ static void pgp_io_buffer(gpgme_data_t d)
     (void)gpgme_data_set_flag(d, "io-buffer-size", PGP_IO_BUFFER); /* gpgme >= 1.17 */
 }
 
-int pgp_conf_entry(int *hidden, const struct cfg_entry *e, struct cfg_diag *diag)
-{
-    if (strcmp(e->key, "pgp_hidden_recipients") != 0)
-        return 0;
-    (void)cfg_bool(diag, e, hidden);
-    return 1;
-}
-
 static ssize_t pgp_read_cb(void *handle, void *buf, size_t size)
 {
     struct pgp_io *io = handle;

@@ -5,7 +5,6 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "cfg.h"
 #include "ferr.h"
 
 struct pgp;
@@ -17,10 +16,6 @@ void pgp_close(struct pgp *p);
 /* Hidden recipients (gpg --throw-keyids): protects Bcc privacy, some clients (rnp) cannot
  * decrypt.  Off by default. */
 void pgp_set_hidden_recipients(struct pgp *p, int on);
-
-/* [filter] key pgp_hidden_recipients = yes|no: returns 1 when e is it (stored in *hidden, or an
- * error counted in diag), 0 otherwise. */
-int pgp_conf_entry(int *hidden, const struct cfg_entry *e, struct cfg_diag *diag);
 
 /*
  * in_fd: the inner MIME entity (headers, blank line, body) with LF line ends, read to EOF.

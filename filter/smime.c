@@ -188,7 +188,8 @@ static const struct {
     {"sha512", "sha-512", NID_sha512},
 };
 
-int smime_digest_ok(const char *name)
+/* 0 when name is a digest smime_sign accepts, else -1. */
+static int smime_digest_ok(const char *name)
 {
     size_t i;
 
@@ -196,28 +197,6 @@ int smime_digest_ok(const char *name)
         if (strcmp(name, smime_digests[i].name) == 0)
             return 0;
     return -1;
-}
-
-int smime_opts_entry(struct smime_opts *o, const struct cfg_entry *e, struct cfg_diag *diag)
-{
-    static const char *const ciphers[] = {"aes-256-cbc", "aes-256-gcm", NULL};
-    static const char *const transports[] = {"rsa-pkcs1", "rsa-oaep", NULL};
-    static const char *const digests[] = {"sha256", "sha384", "sha512", NULL};
-    int v;
-
-    if (strcmp(e->key, "smime_cipher") == 0) {
-        if (cfg_enum(diag, e, ciphers, &v) == 0)
-            o->cipher = v == 0 ? SMIME_AES256_CBC : SMIME_AES256_GCM;
-    } else if (strcmp(e->key, "smime_key_transport") == 0) {
-        if (cfg_enum(diag, e, transports, &v) == 0)
-            o->key_transport = v == 0 ? SMIME_KT_PKCS1V15 : SMIME_KT_RSA_OAEP;
-    } else if (strcmp(e->key, "smime_digest") == 0) {
-        if (cfg_enum(diag, e, digests, &v) == 0)
-            o->digest = digests[v];
-    } else {
-        return 0;
-    }
-    return 1;
 }
 
 static const char *smime_micalg(int nid)

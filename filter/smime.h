@@ -6,7 +6,6 @@
 
 #include <openssl/x509.h>
 
-#include "cfg.h"
 #include "ferr.h"
 #include "keystore.h"
 
@@ -33,15 +32,5 @@ int smime_encrypt(int in_fd, STACK_OF(X509) * recipients, const struct smime_opt
 /* multipart/signed; protocol="application/pkcs7-signature"; micalg from the digest used. */
 int smime_sign(int in_fd, const struct smime_signer *signer, const struct smime_opts *opts,
                FILE *out, struct ferr *err);
-
-/* 0 when name is a digest smime_sign accepts (sha256, sha384, sha512), else -1. */
-int smime_digest_ok(const char *name);
-
-/* Config keys for struct smime_opts, valid in [filter] and per rule:
- *   smime_cipher = aes-256-cbc | aes-256-gcm
- *   smime_key_transport = rsa-pkcs1 | rsa-oaep
- *   smime_digest = sha256 | sha384 | sha512
- * Returns 1 when e is one of them (stored, or an error counted in diag), 0 otherwise. */
-int smime_opts_entry(struct smime_opts *o, const struct cfg_entry *e, struct cfg_diag *diag);
 
 #endif

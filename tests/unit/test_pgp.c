@@ -411,19 +411,3 @@ Test(pgp, large_body_sign_and_encrypt_roundtrip)
     free(want);
     free(text);
 }
-
-Test(pgp, conf_entry)
-{
-    struct cfg_diag d = {"t.ini", 0};
-    struct cfg_entry y = {"filter", "pgp_hidden_recipients", "yes", 3};
-    struct cfg_entry bad = {"filter", "pgp_hidden_recipients", "maybe", 4};
-    struct cfg_entry other = {"filter", "gnupg_home", "/x", 5};
-    int hidden = 0;
-
-    cr_assert_eq(pgp_conf_entry(&hidden, &y, &d), 1);
-    cr_assert_eq(hidden, 1);
-    cr_assert_eq(d.errors, 0);
-    cr_assert_eq(pgp_conf_entry(&hidden, &bad, &d), 1);
-    cr_assert_eq(d.errors, 1);
-    cr_assert_eq(pgp_conf_entry(&hidden, &other, &d), 0);
-}
