@@ -810,7 +810,7 @@ smtp__write() { # LINE; SIGPIPE ignored so a closed peer cannot kill us
     local rc
     printf ' ~> %s\n' "$1" >>"$SMTP_LOG"
     trap '' PIPE
-    printf '%s%s\n' "$1" "$SMTP_CRLF" 2>/dev/null >&"$SMTP_OUT"
+    printf '%s%s\n' "$1" "$SMTP_CRLF" 2>/dev/null 1>&"$SMTP_OUT"
     rc=$?
     trap - PIPE
     return $rc
@@ -831,7 +831,7 @@ smtp_data() {
     while IFS= read -r line || [ -n "$line" ]; do
         case $line in .*) line=.$line ;; esac
         printf '%s%s\n' "$line" "$SMTP_CRLF"
-    done <"$1" 2>/dev/null >&"$SMTP_OUT"
+    done <"$1" 2>/dev/null 1>&"$SMTP_OUT"
     trap - PIPE
     smtp_cmd "."
 }
