@@ -45,6 +45,7 @@ like "the refusal is policyd's" 'TLS required' "$(smtp_reply RCPT)"
 took=$(($(date +%s) - start))
 ok "both answered within 5 s (took $took s)" test "$took" -le 5
 ok "policyd survived the bad clients" daemon_alive policyd
+file_has "policyd saw the garbage and dropped that client" "$E2E_DIR/policyd.log" 'connection dropped after 0 requests: protocol error'
 exec {idle}>&-
 
 # the policy daemon is gone: Postfix fails closed
