@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "netstring.h"
+
 #define BIN "policy/postseal-tlspolicyd"
 
 static char dir[64];
@@ -245,4 +247,59 @@ Test(tlspolicyd, postfix_socketmap_client)
     cr_assert_not_null(fgets(line, sizeof(line), fp));
     cr_assert_str_eq(line, "error:5.7.1 delivery refused by local TLS policy\n");
     cr_assert_eq(pclose(fp), 0);
+}
+
+/* One request on a new connection; returns the reply payload. */
+static const char *ask_once(const char *key)
+{
+    static char out[1024];
+    static char payload[1024];
+    struct netstring_view v;
+    char req[256];
+    size_t got = 0;
+    ssize_t r;
+    int fd = try_connect();
+    int n;
+
+    cr_assert(fd >= 0);
+    n = snprintf(req, sizeof(req), "%zu:tlspolicy %s,", strlen(key) + 10, key);
+    cr_assert_eq(write(fd, req, (size_t)n), n);
+    while (netstring_parse(out, got, 1000, &v) == NETSTRING_MORE &&
+           (r = read(fd, out + got, sizeof(out) - got)) > 0)
+        got += (size_t)r;
+    close(fd);
+    cr_assert_eq(netstring_parse(out, got, 1000, &v), NETSTRING_OK);
+    memcpy(payload, v.data, v.len);
+    payload[v.len] = 0;
+    return payload;
+}
+
+Test(tlspolicyd, sighup_reload_and_bad_config_kept_out)
+{
+    char ini[160];
+    char text[512];
+    int i;
+
+    snprintf(ini, sizeof(ini), "%s/postseal.ini", dir);
+    cr_assert_str_eq(ask_once("new.example"), "OK " DEFAULT_DATA);
+    snprintf(text, sizeof(text),
+             "[tlspolicy]\nlisten = unix:%s\ndefault = may\n"
+             "[tlspolicy new.example]\nlevel = verify\n",
+             sock);
+    writefile(ini, text);
+    kill(pid, SIGHUP);
+    for (i = 0; i < 50; i++) {
+        if (strcmp(ask_once("new.example"), "OK verify protocols=>=TLSv1.2 ciphers=high "
+                                            "exclude=3DES") == 0)
+            break;
+        usleep(50000);
+    }
+    cr_assert_lt(i, 50, "the reload did not take effect");
+    cr_assert_str_eq(ask_once("other.example"), "OK may");
+    /* a broken file: the daemon keeps serving the previous configuration */
+    writefile(ini, "[tlspolicy]\ndefault = maybe\n");
+    kill(pid, SIGHUP);
+    usleep(300000);
+    cr_assert_str_eq(ask_once("other.example"), "OK may");
+    cr_assert_eq(kill(pid, 0), 0, "the daemon died on a bad reload");
 }
