@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "fpolicy.h"
+#include "keys.h"
 #include "keystore.h"
 #include "log.h"
 #include "mime.h"
@@ -64,6 +65,7 @@ struct ob_rcpt {
     char fpr[80];
     X509 *cert;
     char why[400];
+    char source[600];
     int group;
 };
 
@@ -91,6 +93,7 @@ struct ob {
     int mime_ok;
     struct mime_err merr;
     int kind; /* XFORM_* */
+    struct keys *keys;
     struct keystore *ks;
     struct pgp *pgp;
     struct ob_rcpt *r;
@@ -138,40 +141,28 @@ static int ob_keystore(struct ob *o, struct ferr *err)
     return keystore_open(&o->ks, &o->fc->ks, err);
 }
 
-/* Finds the recipient's key for the first usable method.  FERR_OK (found or
- * not: r->outcome), FERR_TEMP. */
+/* Finds the recipient's key for the first usable method (keys_find: local
+ * key store, cache, then discovery).  FERR_OK (found or not: r->outcome),
+ * FERR_TEMP when a lookup failed transiently. */
 static int ob_find_key(struct ob *o, struct ob_rcpt *r, struct ferr *err)
 {
-    struct ferr kerr;
+    struct keys_result res;
     int i, rc;
 
     r->why[0] = 0;
-    if ((rc = ob_keystore(o, err)) != FERR_OK)
-        return rc;
     for (i = 0; i < r->d.nmethods; i++) {
         int m = r->d.methods[i];
 
-        ferr_clear(&kerr);
-        if (m == FC_METH_PGP) {
-            if (o->fc->ks.gnupg_home == NULL) {
-                rc = FERR_PERM;
-                ferr_set(&kerr, FERR_PERM, "5.7.1 no gnupg_home configured");
-            } else {
-                rc = keystore_pgp_find(o->ks, r->addr, r->fpr, sizeof(r->fpr), &kerr);
-            }
-        } else {
-            if (o->fc->ks.smime_certs == NULL) {
-                rc = FERR_PERM;
-                ferr_set(&kerr, FERR_PERM, "5.7.1 no smime_certs configured");
-            } else {
-                rc = keystore_smime_find(o->ks, r->addr, &r->cert, &kerr);
-            }
-        }
-        if (rc == FERR_TEMP) {
-            *err = kerr;
+        memset(&res, 0, sizeof(res));
+        rc = keys_find(o->keys, r->addr, m == FC_METH_PGP ? KEYS_PGP : KEYS_SMIME, &res, err);
+        if (rc == KEYS_TEMP) {
+            keys_result_clear(&res);
+            if (err->code == FERR_OK)
+                ferr_set(err, FERR_TEMP, "4.7.0 key lookup for <%s> failed: %s", r->addr, res.why);
+            err->code = FERR_TEMP;
             return FERR_TEMP;
         }
-        if (rc == FERR_OK) {
+        if (rc == KEYS_FOUND) {
             /* signing too: the sender's key must exist for this method */
             if (r->d.sign && o->kind != XFORM_SIGNED &&
                 (r->d.signkey == NULL ||
@@ -179,20 +170,26 @@ static int ob_find_key(struct ob *o, struct ob_rcpt *r, struct ferr *err)
                 snprintf(r->why + strlen(r->why), sizeof(r->why) - strlen(r->why),
                          "%s%s: key found but no signing key for the sender", *r->why ? "; " : "",
                          fconf_method_name(m));
-                if (r->cert) {
-                    X509_free(r->cert);
-                    r->cert = NULL;
-                }
+                keys_result_clear(&res);
                 continue;
             }
             r->outcome = OB_ENCRYPT;
             r->method = m;
+            snprintf(r->fpr, sizeof(r->fpr), "%s", res.fpr);
+            snprintf(r->source, sizeof(r->source), "%s%s", res.source,
+                     res.gateway ? " (domain gateway key)" : "");
+            r->cert = res.cert; /* ours now */
+            res.cert = NULL;
+            keys_result_clear(&res);
+            ferr_clear(err);
             return FERR_OK;
         }
         snprintf(r->why + strlen(r->why), sizeof(r->why) - strlen(r->why), "%s%s: %s",
                  *r->why ? "; " : "", fconf_method_name(m),
-                 strncmp(kerr.text, "5.", 2) == 0 ? kerr.text + 6 : kerr.text);
+                 *res.why ? res.why : "no key source configured for this method");
+        keys_result_clear(&res);
     }
+    ferr_clear(err);
     r->outcome = OB_NOKEY;
     return FERR_OK;
 }
@@ -349,7 +346,7 @@ static int ob_crypto(struct ob *o, struct ob_group *g, int inner_fd, FILE *ent, 
         char sfpr[80];
         const char *sign = NULL;
 
-        if (o->pgp == NULL && (rc = pgp_open(&o->pgp, o->fc->ks.gnupg_home, err)) != FERR_OK)
+        if (o->pgp == NULL && (rc = pgp_open(&o->pgp, keys_gnupg_home(o->keys), err)) != FERR_OK)
             return FERR_TEMP;
         pgp_set_hidden_recipients(o->pgp, o->fc->hidden_recipients);
         if (sk != NULL) {
@@ -504,6 +501,8 @@ static void ob_print(struct ob *o, FILE *out)
             fprintf(out, " %s", fconf_method_name(r->method));
         if (r->outcome == OB_ENCRYPT && r->method == FC_METH_PGP)
             fprintf(out, " key=%s", r->fpr);
+        if (r->outcome == OB_ENCRYPT)
+            fprintf(out, " from=%s", r->source);
         if (r->outcome == OB_ENCRYPT && !r->visible)
             fprintf(out, " (bcc: separate message)");
         if (r->outcome == OB_NOKEY)
@@ -539,7 +538,7 @@ static void ob_free(struct ob *o)
         keystore_close(o->ks);
 }
 
-int outbound_run(const struct fconf *fc, int fd, off_t size, const char *sender,
+int outbound_run(const struct fconf *fc, struct keys *keys, int fd, off_t size, const char *sender,
                  const char *const *rcpts, size_t n, int dry_run, FILE *out, struct ferr *err)
 {
     struct ob o;
@@ -550,6 +549,7 @@ int outbound_run(const struct fconf *fc, int fd, off_t size, const char *sender,
     memset(&o, 0, sizeof(o));
     ferr_clear(err);
     o.fc = fc;
+    o.keys = keys;
     o.fd = fd;
     o.size = size;
     o.sender = sender;

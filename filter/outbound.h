@@ -12,7 +12,8 @@
  * decision per recipient to out and send nothing.  Returns FERR_OK (every
  * recipient handled), FERR_TEMP or FERR_PERM with err set; nothing was
  * reinjected when a decision step failed. */
-int outbound_run(const struct fconf *fc, int fd, off_t size, const char *sender,
+struct keys;
+int outbound_run(const struct fconf *fc, struct keys *keys, int fd, off_t size, const char *sender,
                  const char *const *rcpts, size_t n, int dry_run, FILE *out, struct ferr *err);
 
 #endif

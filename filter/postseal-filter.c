@@ -32,9 +32,11 @@
 #include "ferr.h"
 #include "inbound.h"
 #include "inbound_run.h"
+#include "keys.h"
 #include "keystore.h"
 #include "log.h"
 #include "outbound.h"
+#include "reinject.h"
 #include "spool.h"
 
 #define PROG "postseal-filter"
@@ -47,117 +49,92 @@ static void usage(FILE *fp)
                 "       " PROG " [-c FILE] --lookup ADDRESS\n");
 }
 
-/* [inbound] of the configuration loaded last (NULL: not loaded). */
-static struct inbound_cfg *inbound_conf;
+struct conf {
+    struct cfg *cfg;
+    struct fconf *fc;
+    struct keys *keys;
+    struct inbound_cfg *in;
+};
 
-/* Loads and validates the configuration; NULL after reporting errors. */
-static struct fconf *load(const char *path, struct cfg **cfgp, int *errors)
+static void conf_free(struct conf *c)
+{
+    inbound_cfg_free(c->in);
+    keys_free(c->keys);
+    fconf_free(c->fc);
+    cfg_free(c->cfg);
+    memset(c, 0, sizeof(*c));
+}
+
+/* Loads and validates every section the filter reads ([filter ...],
+ * [keys ...], [inbound ...]); -1 after reporting the errors as FILE:LINE. */
+static int load(const char *path, struct conf *c, int *errors)
 {
     struct cfg_diag diag = {path, 0};
-    struct cfg *cfg;
-    struct fconf *fc = NULL;
 
-    *cfgp = NULL;
-    if ((cfg = cfg_load(path, &diag)) != NULL) {
-        cfg_check_owners(cfg, &diag);
-        fc = fconf_load(cfg, &diag);
-        inbound_conf = inbound_cfg_load(cfg, &diag);
-        /* [keys] (filter/keys.h) is validated here too once wired in. */
+    memset(c, 0, sizeof(*c));
+    if ((c->cfg = cfg_load(path, &diag)) != NULL) {
+        cfg_check_owners(c->cfg, &diag);
+        c->fc = fconf_load(c->cfg, &diag);
+        c->keys = keys_new(c->cfg, &diag);
+        c->in = inbound_cfg_load(c->cfg, &diag);
     }
     *errors = diag.errors;
-    if (diag.errors > 0) {
-        fconf_free(fc);
-        inbound_cfg_free(inbound_conf);
-        inbound_conf = NULL;
-        cfg_free(cfg);
-        return NULL;
+    if (diag.errors > 0 || c->fc == NULL || c->keys == NULL || c->in == NULL) {
+        if (*errors == 0)
+            *errors = 1;
+        conf_free(c);
+        return -1;
     }
-    *cfgp = cfg;
-    return fc;
+    return 0;
 }
 
 static int check(const char *path)
 {
-    struct cfg *cfg;
-    struct fconf *fc;
+    struct conf c;
     struct keystore *ks;
     struct ferr err;
     int errors;
 
-    if ((fc = load(path, &cfg, &errors)) == NULL) {
+    if (load(path, &c, &errors) < 0) {
         log_warnx("%s: %d error(s), configuration NOT OK", path, errors);
         return 1;
     }
     ferr_clear(&err);
-    if (keystore_open(&ks, &fc->ks, &err) != FERR_OK) {
+    if (keystore_open(&ks, &c.fc->ks, &err) != FERR_OK) {
         log_warnx("%s: key store: %s", path, err.text);
         errors++;
     } else {
         keystore_close(ks);
     }
-    if (inbound_conf && inbound_cfg_check(inbound_conf, err.text, sizeof(err.text)) != 0) {
+    if (inbound_cfg_check(c.in, err.text, sizeof(err.text)) != 0) {
         log_warnx("%s: %s", path, err.text);
         errors++;
     }
-    if (access(fc->temp_dir, W_OK | X_OK) != 0) {
-        log_warnx("%s: temp_dir %s: %s", path, fc->temp_dir, strerror(errno));
+    if (access(c.fc->temp_dir, W_OK | X_OK) != 0) {
+        log_warnx("%s: temp_dir %s: %s", path, c.fc->temp_dir, strerror(errno));
         errors++;
     }
     if (errors == 0)
-        printf("%s: configuration OK (%zu filter rules, %zu signing keys)\n", path, fc->nrules,
-               fc->nsignkeys);
+        printf("%s: configuration OK (%zu filter rules, %zu signing keys)\n", path, c.fc->nrules,
+               c.fc->nsignkeys);
     else
         log_warnx("%s: %d error(s), configuration NOT OK", path, errors);
-    fconf_free(fc);
-    inbound_cfg_free(inbound_conf);
-    cfg_free(cfg);
+    conf_free(&c);
     return errors ? 1 : 0;
 }
 
-/* --lookup with the local key store (key discovery extends this). */
 static int lookup(const char *path, const char *addr)
 {
-    struct cfg *cfg;
-    struct fconf *fc;
-    struct keystore *ks;
-    struct ferr err;
-    char fpr[80];
-    X509 *cert = NULL;
-    int errors, found = 0, rc;
+    struct conf c;
+    int errors, rc;
 
-    if ((fc = load(path, &cfg, &errors)) == NULL)
-        return 75;
-    ferr_clear(&err);
-    if (keystore_open(&ks, &fc->ks, &err) != FERR_OK) {
-        printf("%s: key store: %s\n", addr, err.text);
-        fconf_free(fc);
-        inbound_cfg_free(inbound_conf);
-        cfg_free(cfg);
+    if (load(path, &c, &errors) < 0) {
+        log_warnx("%s: %d error(s), configuration NOT OK", path, errors);
         return 75;
     }
-    rc = fc->ks.gnupg_home ? keystore_pgp_find(ks, addr, fpr, sizeof(fpr), &err) : FERR_PERM;
-    if (rc == FERR_OK)
-        printf("%s: pgp: usable key %s (local, %s)\n", addr, fpr, fc->ks.gnupg_home), found = 1;
-    else
-        printf("%s: pgp: %s\n", addr, fc->ks.gnupg_home ? err.text : "no gnupg_home configured");
-    ferr_clear(&err);
-    rc = fc->ks.smime_certs ? keystore_smime_find(ks, addr, &cert, &err) : FERR_PERM;
-    if (rc == FERR_OK) {
-        char name[256];
-
-        X509_NAME_oneline(X509_get_subject_name(cert), name, sizeof(name));
-        printf("%s: smime: usable certificate %s (local)\n", addr, name);
-        X509_free(cert);
-        found = 1;
-    } else {
-        printf("%s: smime: %s\n", addr,
-               fc->ks.smime_certs ? err.text : "no smime_certs configured");
-    }
-    keystore_close(ks);
-    fconf_free(fc);
-    inbound_cfg_free(inbound_conf);
-    cfg_free(cfg);
-    return found ? 0 : 69;
+    rc = keys_lookup_report(c.cfg, addr, stdout);
+    conf_free(&c);
+    return rc;
 }
 
 /* The end of a filter run: the one stderr line Postfix reads, the status. */
@@ -182,10 +159,11 @@ int main(int argc, char **argv)
     const char *config = DEFAULT_CONFIG, *sender = NULL, *lookup_addr = NULL;
     char abspath[PATH_MAX];
     int ch, verbose = 0, dry_run = 0, do_check = 0, errors, fd;
-    struct cfg *cfg;
-    struct fconf *fc;
+    struct conf c;
     struct ferr err;
     off_t size;
+    const char *const *rcpts;
+    size_t n;
 
     ferr_clear(&err);
     while ((ch = getopt_long(argc, argv, "c:f:vh", longopts, NULL)) != -1) {
@@ -228,30 +206,25 @@ int main(int argc, char **argv)
         ferr_set(&err, FERR_TEMP, "4.3.5 " PROG ": usage: -f SENDER -- RECIPIENT... required");
         return finish(&err, "");
     }
-    if ((fc = load(config, &cfg, &errors)) == NULL) {
+    rcpts = (const char *const *)argv + optind;
+    n = (size_t)(argc - optind);
+    if (load(config, &c, &errors) < 0) {
         ferr_set(&err, FERR_TEMP,
                  "4.3.5 " PROG ": %d configuration error(s) in %s (run " PROG " --check)", errors,
                  config);
         return finish(&err, sender);
     }
-    if ((fd = spool_copy(0, fc->temp_dir, fc->max_size, &size, &err)) < 0) {
-        fconf_free(fc);
-        inbound_cfg_free(inbound_conf);
-        cfg_free(cfg);
+    if ((fd = spool_copy(0, c.fc->temp_dir, c.fc->max_size, &size, &err)) < 0) {
+        conf_free(&c);
         return finish(&err, sender);
     }
-    /* Direction: inbound mail ([inbound] local_domains) is decrypted and
-     * verified (filter/inbound.h); everything else is outbound. */
-    if (inbound_is_inbound(inbound_conf, sender, (const char *const *)argv + optind,
-                           (size_t)(argc - optind)))
-        inbound_run(fc, inbound_conf, fd, size, sender, (const char *const *)argv + optind,
-                    (size_t)(argc - optind), dry_run, stdout, &err);
+    /* Direction: inbound when the sender is not local and a recipient is
+     * ([inbound] local_domains); everything else is outbound. */
+    if (inbound_is_inbound(c.in, sender, rcpts, n))
+        inbound_run(c.fc, c.in, fd, size, sender, rcpts, n, dry_run, stdout, &err);
     else
-        outbound_run(fc, fd, size, sender, (const char *const *)argv + optind,
-                     (size_t)(argc - optind), dry_run, stdout, &err);
+        outbound_run(c.fc, c.keys, fd, size, sender, rcpts, n, dry_run, stdout, &err);
     close(fd);
-    inbound_cfg_free(inbound_conf);
-    fconf_free(fc);
-    cfg_free(cfg);
+    conf_free(&c);
     return finish(&err, sender);
 }
