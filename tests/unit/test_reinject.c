@@ -1,0 +1,334 @@
+/* test_reinject: the SMTP reinjection client against a real SMTP listener
+ * (a forked server on 127.0.0.1 speaking scripted replies), and the sendmail
+ * path through execv. */
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "reinject.h"
+
+static char transcript[64];
+static pid_t srv_pid;
+
+/* Serves one connection: replies[0] is the greeting, then one reply per
+ * command; after a 354 reply the data up to "." gets the next reply.
+ * "HANG" = never answer; NULL = close.  Everything received goes to the
+ * transcript file. */
+static int srv_start(const char *const *replies)
+{
+    struct sockaddr_in sa = {0};
+    socklen_t len = sizeof(sa);
+    int ls = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+
+    snprintf(transcript, sizeof(transcript), "/tmp/test_reinject.%d.txt", (int)getpid());
+    unlink(transcript);
+    setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(bind(ls, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    cr_assert_eq(listen(ls, 1), 0);
+    getsockname(ls, (struct sockaddr *)&sa, &len);
+    if ((srv_pid = fork()) == 0) {
+        int c = accept(ls, NULL, NULL), i = 0, data = 0;
+        FILE *in = fdopen(c, "r"), *log = fopen(transcript, "w");
+        char line[4096];
+
+        if (replies[i] == NULL)
+            _exit(0);
+        dprintf(c, "%s\r\n", replies[i++]);
+        while (fgets(line, sizeof(line), in) != NULL) {
+            fputs(line, log);
+            fflush(log);
+            if (data && strcmp(line, ".\r\n") != 0)
+                continue;
+            data = 0;
+            if (replies[i] == NULL)
+                break;
+            if (strcmp(replies[i], "HANG") == 0) {
+                sleep(30);
+                break;
+            }
+            if (strncmp(replies[i], "354", 3) == 0)
+                data = 1;
+            dprintf(c, "%s\r\n", replies[i++]);
+        }
+        _exit(0);
+    }
+    close(ls);
+    return ntohs(sa.sin_port);
+}
+
+static void srv_stop(void)
+{
+    int st;
+
+    kill(srv_pid, SIGKILL);
+    waitpid(srv_pid, &st, 0);
+}
+
+static char *slurp(const char *path)
+{
+    static char buf[65536];
+    FILE *fp = fopen(path, "r");
+    size_t n = 0;
+
+    if (fp != NULL) {
+        n = fread(buf, 1, sizeof(buf) - 1, fp);
+        fclose(fp);
+    }
+    buf[n] = 0;
+    return buf;
+}
+
+static int msgfd(const char *text)
+{
+    FILE *fp = tmpfile();
+    int fd;
+
+    fputs(text, fp);
+    fflush(fp);
+    fd = dup(fileno(fp));
+    fclose(fp);
+    return fd;
+}
+
+static struct reinject_conf conf(int port)
+{
+    struct reinject_conf c;
+    char hp[32];
+
+    memset(&c, 0, sizeof(c));
+    snprintf(hp, sizeof(hp), "127.0.0.1:%d", port);
+    cr_assert_eq(reinject_parse_hostport(&c, hp), 0);
+    snprintf(c.helo, sizeof(c.helo), "filter.test");
+    c.connect_timeout = 2;
+    c.timeout = 2;
+    return c;
+}
+
+static const char *const rcpts[] = {"b@example.org", "c@example.org"};
+
+Test(reinject, delivers_with_crlf_and_dot_stuffing)
+{
+    const char *const script[] = {"220 hi",
+                                  "250-hello\r\n250-8BITMIME\r\n250 SIZE",
+                                  "250 2.1.0 ok",
+                                  "250 2.1.5 ok",
+                                  "250 2.1.5 ok",
+                                  "354 go",
+                                  "250 2.0.0 queued as X",
+                                  "221 bye",
+                                  NULL};
+    struct reinject_conf c = conf(srv_start(script));
+    struct ferr err;
+    int fd = msgfd("Subject: t\n\n.hidden\nline\n..two\ncaf\xc3\xa9\nlast");
+    int rc = reinject_send(&c, fd, "a@example.com", rcpts, 2, &err);
+
+    srv_stop();
+    cr_assert_eq(rc, FERR_OK, "%s", err.text);
+    cr_assert_str_eq(slurp(transcript), "EHLO filter.test\r\n"
+                                        "MAIL FROM:<a@example.com> BODY=8BITMIME\r\n"
+                                        "RCPT TO:<b@example.org>\r\n"
+                                        "RCPT TO:<c@example.org>\r\n"
+                                        "DATA\r\n"
+                                        "Subject: t\r\n\r\n..hidden\r\nline\r\n...two\r\n"
+                                        "caf\xc3\xa9\r\nlast\r\n.\r\n"
+                                        "QUIT\r\n");
+    close(fd);
+}
+
+Test(reinject, null_sender_and_7bit)
+{
+    const char *const script[] = {"220 hi", "250 hello", "250 ok",  "250 ok",
+                                  "354 go", "250 ok",    "221 bye", NULL};
+    struct reinject_conf c = conf(srv_start(script));
+    struct ferr err;
+    int fd = msgfd("Subject: t\n\nx\n");
+    int rc = reinject_send(&c, fd, "", rcpts, 1, &err);
+
+    srv_stop();
+    cr_assert_eq(rc, FERR_OK, "%s", err.text);
+    cr_assert(strstr(slurp(transcript), "MAIL FROM:<>\r\n") != NULL);
+    close(fd);
+}
+
+Test(reinject, temporary_rcpt_failure_is_75)
+{
+    const char *const script[] = {"220 hi",    "250 hello", "250 ok", "450 4.2.0 mailbox busy",
+                                  "250 reset", NULL};
+    struct reinject_conf c = conf(srv_start(script));
+    struct ferr err;
+    int fd = msgfd("Subject: t\n\nx\n");
+    int rc = reinject_send(&c, fd, "a@example.com", rcpts, 2, &err);
+
+    srv_stop();
+    cr_assert_eq(rc, FERR_TEMP);
+    cr_assert_eq(err.code, 75);
+    cr_assert(strncmp(err.text, "4.2.0 mailbox busy", 18) == 0, "%s", err.text);
+    cr_assert(strstr(slurp(transcript), "DATA") == NULL, "no DATA after a refused RCPT");
+    close(fd);
+}
+
+Test(reinject, permanent_failure_keeps_the_servers_status)
+{
+    const char *const script[] = {"220 hi",  "250 hello", "250 ok",
+                                  "250 ok",  "354 go",    "554 5.7.1 content refused",
+                                  "221 bye", NULL};
+    struct reinject_conf c = conf(srv_start(script));
+    struct ferr err;
+    int fd = msgfd("Subject: t\n\nx\n");
+    int rc = reinject_send(&c, fd, "a@example.com", rcpts, 1, &err);
+
+    srv_stop();
+    cr_assert_eq(rc, FERR_PERM);
+    cr_assert(strncmp(err.text, "5.7.1 content refused", 21) == 0, "%s", err.text);
+    close(fd);
+}
+
+Test(reinject, permanent_failure_without_status_code)
+{
+    const char *const script[] = {"220 hi", "250 hello", "550 no such sender", NULL};
+    struct reinject_conf c = conf(srv_start(script));
+    struct ferr err;
+    int fd = msgfd("Subject: t\n\nx\n");
+    int rc = reinject_send(&c, fd, "a@example.com", rcpts, 1, &err);
+
+    srv_stop();
+    cr_assert_eq(rc, FERR_PERM);
+    cr_assert(strncmp(err.text, "5.3.0 reinjection MAIL FROM refused", 35) == 0, "%s", err.text);
+    close(fd);
+}
+
+Test(reinject, bad_greeting_and_garbage_are_75)
+{
+    const char *const s1[] = {"421 4.3.2 shutting down", NULL};
+    const char *const s2[] = {"hello there", NULL};
+    struct reinject_conf c = conf(srv_start(s1));
+    struct ferr err;
+    int fd = msgfd("Subject: t\n\nx\n");
+
+    cr_assert_eq(reinject_send(&c, fd, "a@example.com", rcpts, 1, &err), FERR_TEMP);
+    srv_stop();
+    cr_assert(strncmp(err.text, "4.3.2 shutting down", 19) == 0, "%s", err.text);
+    c = conf(srv_start(s2));
+    cr_assert_eq(reinject_send(&c, fd, "a@example.com", rcpts, 1, &err), FERR_TEMP);
+    srv_stop();
+    cr_assert(strstr(err.text, "garbled reply") != NULL, "%s", err.text);
+    close(fd);
+}
+
+Test(reinject, unreachable_is_75)
+{
+    const char *const script[] = {NULL};
+    int port = srv_start(script); /* accepts once, then the port is closed */
+    struct reinject_conf c;
+    struct ferr err;
+    int fd = msgfd("Subject: t\n\nx\n");
+
+    srv_stop();
+    c = conf(port);
+    cr_assert_eq(reinject_send(&c, fd, "a@example.com", rcpts, 1, &err), FERR_TEMP);
+    cr_assert(strncmp(err.text, "4.4.1 reinjection to 127.0.0.1:", 31) == 0, "%s", err.text);
+    cr_assert(strstr(err.text, "Connection refused") != NULL, "%s", err.text);
+    close(fd);
+}
+
+Test(reinject, silent_server_times_out_as_75)
+{
+    const char *const script[] = {"220 hi", "HANG", NULL};
+    struct reinject_conf c = conf(srv_start(script));
+    struct ferr err;
+    int fd = msgfd("Subject: t\n\nx\n");
+    time_t t0 = time(NULL);
+    int rc = reinject_send(&c, fd, "a@example.com", rcpts, 1, &err);
+
+    srv_stop();
+    cr_assert_eq(rc, FERR_TEMP);
+    cr_assert(strstr(err.text, "timed out after 2s") != NULL, "%s", err.text);
+    cr_assert_leq(time(NULL) - t0, 4);
+    close(fd);
+}
+
+Test(reinject, refuses_addresses_that_could_inject_commands)
+{
+    const char *const bad[] = {"b@example.org>\r\nRSET"};
+    struct reinject_conf c = conf(25);
+    struct ferr err;
+    int fd = msgfd("x\n");
+
+    cr_assert_eq(reinject_send(&c, fd, "a@example.com", bad, 1, &err), FERR_PERM);
+    cr_assert(strncmp(err.text, "5.1.3", 5) == 0);
+    close(fd);
+}
+
+Test(reinject, hostport_parsing)
+{
+    struct reinject_conf c;
+
+    cr_assert_eq(reinject_parse_hostport(&c, "[::1]:10026"), 0);
+    cr_assert_str_eq(c.host, "::1");
+    cr_assert_str_eq(c.port, "10026");
+    cr_assert_eq(reinject_parse_hostport(&c, "mx.example:25"), 0);
+    cr_assert_str_eq(c.host, "mx.example");
+    cr_assert_eq(reinject_parse_hostport(&c, "h:0"), -1);
+    cr_assert_eq(reinject_parse_hostport(&c, "h:12x"), -1);
+    cr_assert_eq(reinject_parse_hostport(&c, ":25"), -1);
+    cr_assert_eq(reinject_parse_hostport(&c, "[::1"), -1);
+}
+
+/* sendmail: a stand-in program that records argv and stdin (execv, no shell) */
+static void sendmail_script(const char *path, int status)
+{
+    FILE *fp = fopen(path, "w");
+
+    fprintf(fp,
+            "#!/bin/sh\nfor a in \"$@\"; do printf '[%%s]' \"$a\"; done > %s.args\n"
+            "cat > %s.stdin\nexit %d\n",
+            path, path, status);
+    fclose(fp);
+    chmod(path, 0755);
+}
+
+Test(reinject, sendmail_execv_arguments_and_status)
+{
+    char path[64], args[128];
+    struct reinject_conf c;
+    struct ferr err;
+    int fd = msgfd("Subject: t\n\n.x\n");
+    const char *const r[] = {"b@example.org", "-oi@evil.example"};
+
+    snprintf(path, sizeof(path), "/tmp/test_reinject_sm.%d", (int)getpid());
+    sendmail_script(path, 0);
+    memset(&c, 0, sizeof(c));
+    c.method = REINJECT_SENDMAIL;
+    c.timeout = 5;
+    c.sendmail_argv[0] = path;
+    c.sendmail_argv[1] = "-C";
+    c.sendmail_argv[2] = "/etc/x y";
+    cr_assert_eq(reinject_send(&c, fd, "a@example.com", r, 2, &err), FERR_OK, "%s", err.text);
+    snprintf(args, sizeof(args), "%s.args", path);
+    cr_assert_str_eq(
+        slurp(args),
+        "[-C][/etc/x y][-G][-i][-f][a@example.com][--][b@example.org][-oi@evil.example]");
+    snprintf(args, sizeof(args), "%s.stdin", path);
+    cr_assert_str_eq(slurp(args), "Subject: t\n\n.x\n");
+    sendmail_script(path, 75);
+    cr_assert_eq(reinject_send(&c, fd, "a@example.com", r, 1, &err), FERR_TEMP);
+    cr_assert(strstr(err.text, "exited with status 75") != NULL, "%s", err.text);
+    sendmail_script(path, 1);
+    cr_assert_eq(reinject_send(&c, fd, "a@example.com", r, 1, &err), FERR_TEMP,
+                 "any failure of sendmail defers");
+    c.sendmail_argv[0] = "/nonexistent/sendmail";
+    cr_assert_eq(reinject_send(&c, fd, "a@example.com", r, 1, &err), FERR_TEMP);
+    close(fd);
+}
