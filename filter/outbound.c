@@ -401,6 +401,7 @@ static int ob_build(struct ob *o, struct ob_group *g, struct ferr *err)
     FILE *inner = NULL, *ent = NULL;
     int rc, hp = g->outcome == OB_ENCRYPT ? XFORM_HP_CIPHER : XFORM_HP_CLEAR;
     int obscure = g->outcome == OB_ENCRYPT && g->protect_subject;
+    int extra_lf;
 
     if ((g->msg = spool_tmpfp(tmp, err)) == NULL)
         return FERR_TEMP;
@@ -418,8 +419,12 @@ static int ob_build(struct ob *o, struct ob_group *g, struct ferr *err)
     rc = FERR_TEMP;
     if ((inner = spool_tmpfp(tmp, err)) == NULL || (ent = spool_tmpfp(tmp, err)) == NULL)
         goto out;
-    if ((rc = xform_inner(o->fd, &o->mime, &o->hdr, hp, obscure, o->kind == XFORM_SIGNED, inner,
-                          err)) != FERR_OK)
+    /* multipart/signed will be built (pgp_sign, smime_sign, S/MIME sign then
+     * encrypt): it takes the entity's last LF as the delimiter's */
+    extra_lf = o->kind != XFORM_SIGNED && g->signkey != NULL &&
+               (g->outcome == OB_SIGN || g->method == FC_METH_SMIME);
+    if ((rc = xform_inner(o->fd, &o->mime, &o->hdr, hp, obscure, o->kind == XFORM_SIGNED, extra_lf,
+                          inner, err)) != FERR_OK)
         goto out;
     if ((rc = ob_crypto(o, g, fileno(inner), ent, err)) != FERR_OK)
         goto out;

@@ -271,7 +271,7 @@ static int xf_field(int fd, const struct mime_field *f, int obscure_subject, con
 }
 
 int xform_inner(int fd, const struct mime_msg *m, const struct mime_header *h, int hp,
-                int obscure_subject, int keep_body, FILE *out, struct ferr *err)
+                int obscure_subject, int keep_body, int extra_lf, FILE *out, struct ferr *err)
 {
     const struct mime_part *r = m->root;
     int new_cte = -1, ioerr = 0, have_ct = 0;
@@ -338,6 +338,8 @@ int xform_inner(int fd, const struct mime_msg *m, const struct mime_header *h, i
     } else if (xf_body(fd, r, new_cte, out, err) < 0) {
         return err->code;
     }
+    if (extra_lf && fputc('\n', out) == EOF)
+        return xf_werr(err), err->code;
     if (fflush(out) == EOF)
         return xf_werr(err), err->code;
     return FERR_OK;

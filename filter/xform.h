@@ -23,9 +23,12 @@ int xform_classify(int fd, const struct mime_msg *m);
  * not 7-bit safe (8-bit bytes, NUL, CR, lines over 76 characters, trailing
  * blanks, "From " lines) is re-encoded: quoted-printable for text, base64
  * otherwise.  keep_body = 1 copies the body unchanged (already signed input).
+ * extra_lf = 1 ends the entity with one more LF: multipart/signed takes the
+ * entity's last LF as part of the boundary delimiter (RFC 2046), and the
+ * body's own last line end must survive.
  */
 int xform_inner(int fd, const struct mime_msg *m, const struct mime_header *h, int hp,
-                int obscure_subject, int keep_body, FILE *out, struct ferr *err);
+                int obscure_subject, int keep_body, int extra_lf, FILE *out, struct ferr *err);
 
 /* Writes the outer message: the header fields of h except content fields,
  * MIME-Version, Bcc and X-Postseal-*, Subject replaced by "..." when
