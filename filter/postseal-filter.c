@@ -36,7 +36,6 @@
 #include "keystore.h"
 #include "log.h"
 #include "outbound.h"
-#include "reinject.h"
 #include "spool.h"
 
 #define PROG "postseal-filter"
