@@ -537,8 +537,8 @@ static int inbound_decrypt_smime(struct inbound_ctx *c, struct ferr *err)
 {
     struct mime_part *r = c->msg.root;
     char why[240];
-    int in, out, rc = SMIME_IN_FAIL;
-    BIO *ib = NULL, *ob = NULL;
+    int in, out = -1, ct = -1, rc = SMIME_IN_FAIL;
+    BIO *ob = NULL;
 
     c->decrypt_method = INB_SMIME;
     if ((in = inbound_extract(c->fd, r->body, r->end, r->cte, 0, c->ic->max_decrypt_size, why,
@@ -546,22 +546,23 @@ static int inbound_decrypt_smime(struct inbound_ctx *c, struct ferr *err)
         inbound_decrypt_failed(c, "smime", why);
         return FERR_OK;
     }
-    if ((out = inbound_tmp()) < 0 || inbound_smime(c, why, sizeof(why)) == NULL) {
+    if ((out = inbound_tmp()) < 0 || (ct = inbound_tmp()) < 0 ||
+        inbound_smime(c, why, sizeof(why)) == NULL) {
+        ferr_set(err, FERR_TEMP, "4.3.0 inbound: %s", out < 0 || ct < 0 ? strerror(errno) : why);
         close(in);
         if (out >= 0)
             close(out);
-        ferr_set(err, FERR_TEMP, "4.3.0 inbound: %s", out < 0 ? strerror(errno) : why);
+        if (ct >= 0)
+            close(ct);
         return FERR_TEMP;
     }
-    ib = BIO_new_fd(in, BIO_NOCLOSE);
-    ob = BIO_new_fd(out, BIO_NOCLOSE);
-    if (ib && ob)
-        rc = smime_in_decrypt(c->smime, ib, ob, why, sizeof(why));
+    if ((ob = BIO_new_fd(out, BIO_NOCLOSE)) != NULL)
+        rc = smime_in_decrypt(c->smime, in, ct, ob, why, sizeof(why));
     else
         snprintf(why, sizeof(why), "out of memory");
-    BIO_free(ib);
     BIO_free(ob);
     close(in);
+    close(ct);
     if (rc == SMIME_IN_OK && inbound_entity(c, out, why, sizeof(why)) == 0) {
         snprintf(c->decrypt, sizeof(c->decrypt), "smime");
         return FERR_OK;

@@ -13,22 +13,26 @@
  * to a BIO the caller discards on failure (with AES-GCM the tag is checked
  * only at the end).
  *
- * Limits: the CMS structure is read into memory (about the size of the
- * encrypted body; the caller bounds it with max_decrypt_size); the first
- * signer is judged.  Errors never abort: malformed input is SMIME_IN_FAIL or
- * an invalid signature with the OpenSSL reason.
+ * Limits: for decryption the encrypted content is streamed from a file
+ * (cmsstream.c detaches it; only a structure cmsstream does not understand
+ * is read whole by OpenSSL, bounded by max_decrypt_size); signatures are
+ * read into memory (opaque signed-data up to max_decrypt_size, detached
+ * signatures up to 1 MiB); the first signer is judged.  Errors never abort: malformed input is
+ * SMIME_IN_FAIL or an invalid signature with the OpenSSL reason.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/cms.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "cmsstream.h"
 #include "log.h"
 #include "smime_in.h"
 
@@ -146,9 +150,42 @@ static int smime_in_addressed(CMS_ContentInfo *cms, X509 *cert)
     return 0;
 }
 
-int smime_in_decrypt(struct smime_in *si, BIO *in, BIO *out, char *why, size_t whylen)
+/* The CMS in in_fd, with the encrypted content detached into tmp_fd when
+ * cmsstream understands the structure (*dcont then reads it), else read
+ * whole by OpenSSL. */
+static CMS_ContentInfo *smime_in_read(int in_fd, int tmp_fd, BIO **dcont, char *why, size_t whylen)
 {
-    CMS_ContentInfo *cms = d2i_CMS_bio(in, NULL);
+    CMS_ContentInfo *cms = NULL;
+    unsigned char *der;
+    const unsigned char *p;
+    size_t len;
+    BIO *in;
+
+    *dcont = NULL;
+    if ((der = cmss_split(in_fd, tmp_fd, &len, why, whylen)) != NULL) {
+        p = der;
+        cms = d2i_CMS_ContentInfo(NULL, &p, (long)len);
+        free(der);
+        if (cms != NULL && lseek(tmp_fd, 0, SEEK_SET) == 0 &&
+            (*dcont = BIO_new_fd(tmp_fd, BIO_NOCLOSE)) != NULL)
+            return cms;
+        CMS_ContentInfo_free(cms);
+        ERR_clear_error();
+        cms = NULL;
+    } else {
+        log_debug("smime_in: not streamed: %s", why);
+    }
+    if (lseek(in_fd, 0, SEEK_SET) == 0 && (in = BIO_new_fd(in_fd, BIO_NOCLOSE)) != NULL) {
+        cms = d2i_CMS_bio(in, NULL);
+        BIO_free(in);
+    }
+    return cms;
+}
+
+int smime_in_decrypt(struct smime_in *si, int in_fd, int tmp_fd, BIO *out, char *why, size_t whylen)
+{
+    BIO *dcont = NULL;
+    CMS_ContentInfo *cms = smime_in_read(in_fd, tmp_fd, &dcont, why, whylen);
     int type, rc = SMIME_IN_NOKEY;
     size_t i;
 
@@ -176,7 +213,7 @@ int smime_in_decrypt(struct smime_in *si, BIO *in, BIO *out, char *why, size_t w
             ERR_clear_error();
             continue;
         }
-        if (CMS_decrypt(cms, NULL, NULL, NULL, out, CMS_BINARY) != 1 || BIO_flush(out) != 1) {
+        if (CMS_decrypt(cms, NULL, NULL, dcont, out, CMS_BINARY) != 1 || BIO_flush(out) != 1) {
             smime_in_err(why, whylen,
                          type == NID_pkcs7_enveloped ? "decryption failed"
                                                      : "decryption or authentication failed");
@@ -188,6 +225,7 @@ int smime_in_decrypt(struct smime_in *si, BIO *in, BIO *out, char *why, size_t w
         break;
     }
     CMS_ContentInfo_free(cms);
+    BIO_free(dcont);
     ERR_clear_error();
     return rc;
 }

@@ -19,11 +19,14 @@ struct smime_in *smime_in_new(char *const *keys, char *const *certs, size_t n, c
                               const char *ca_path, char *why, size_t whylen);
 void smime_in_free(struct smime_in *si);
 
-/* Decrypts the DER CMS EnvelopedData or AuthEnvelopedData read from in
- * into out.  SMIME_IN_OK, SMIME_IN_NOKEY (addressed to none of our
- * certificates), SMIME_IN_FAIL (malformed, wrong type, decryption or
- * authentication failed; anything written to out is garbage). */
-int smime_in_decrypt(struct smime_in *si, BIO *in, BIO *out, char *why, size_t whylen);
+/* Decrypts the BER/DER CMS EnvelopedData or AuthEnvelopedData in in_fd
+ * ([0, EOF)) into out; tmp_fd is an empty temp file for the encrypted
+ * content (streamed, see cmsstream.c).  SMIME_IN_OK, SMIME_IN_NOKEY
+ * (addressed to none of our certificates), SMIME_IN_FAIL (malformed, wrong
+ * type, decryption or authentication failed; anything written to out is
+ * garbage). */
+int smime_in_decrypt(struct smime_in *si, int in_fd, int tmp_fd, BIO *out, char *why,
+                     size_t whylen);
 
 /* 1 when in holds DER CMS SignedData (consumes in). */
 int smime_in_is_signed(BIO *in);

@@ -101,6 +101,7 @@ sed 's/secret plan is ready/secret plan is CANCELLED/' msg/smime-signed-alice.em
 openssl cms -sign -in entity.txt -signer alice.pem -inkey alice.key >signed-alice.txt
 { hdr alice@ext.example smime-enc-signed; openssl cms -encrypt -aes256 -in signed-alice.txt bob.pem | lf; } >msg/smime-enc-signed.eml
 { hdr alice@ext.example smime-gcm-signed; openssl cms -encrypt -aes-256-gcm -in signed-alice.txt bob.pem | lf; } >msg/smime-gcm-signed.eml
+{ hdr alice@ext.example smime-enc-stream; openssl cms -encrypt -aes256 -stream -in signed-alice.txt bob.pem | lf; } >msg/smime-enc-stream.eml
 { hdr alice@ext.example smime-enc-other; openssl cms -encrypt -aes256 -in entity.txt alice.pem | lf; } >msg/smime-enc-other.eml
 # RFC 9788 header protection: the real Subject inside, a placeholder outside
 printf 'Content-Type: text/plain; charset=us-ascii; hp="cipher"\r\nSubject: The real subject\r\nHP-Outer: Subject: [...]\r\n\r\nProtected.\r\n' >hp.txt

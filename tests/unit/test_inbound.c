@@ -867,3 +867,89 @@ Test(inbound, authentication_results_stamped_and_forged_one_removed)
     run("plain", "alice@ext.example", NULL, &r);
     HAS(r, "\nAuthentication-Results: gw.local.example; smime=pass (forged)\n");
 }
+
+/* ---- memory: 25 MB messages are decrypted streaming ---- */
+
+#include <sys/resource.h>
+
+static long run_big(const char *name, const char *make)
+{
+    char cmd[2400], path[700], ini[700];
+    struct cfg_diag d = {0};
+    struct inbound_cfg *ic;
+    struct inbound_result res;
+    struct ferr err;
+    struct rusage ru;
+    struct cfg *c;
+    struct stat st;
+    const char *rcpt[] = {"bob@local.example"};
+    FILE *fp, *out;
+    int fd, rc;
+
+    snprintf(path, sizeof(path), "%s/msg/%s.%d.eml", fx, name, (int)getpid());
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && { printf 'Content-Type: text/plain\\r\\n\\r\\n'; head -c 18000000 "
+             "/dev/zero | tr '\\0' 'x' | fold -w 76 | sed 's/$/\\r/'; } >big.%d.txt && "
+             "{ printf 'From: alice@ext.example\\nTo: bob@local.example\\nSubject: big\\n'; %s; } "
+             ">%s && rm -f big.%d.txt",
+             fx, (int)getpid(), make, path, (int)getpid());
+    sh("%s", cmd);
+    snprintf(ini, sizeof(ini), "%s/big.%d.ini", fx, (int)getpid());
+    cr_assert_not_null(fp = fopen(ini, "w"));
+    fprintf(fp,
+            "[inbound]\nlocal_domains = local.example\ngnupg_home = %s\n"
+            "smime_keypair = %s/bob.key %s/bob.pem\nca_file = %s/ca.pem\n",
+            home, fx, fx, fx);
+    fclose(fp);
+    cr_assert_not_null(c = cfg_load(ini, &d));
+    cr_assert_not_null(ic = inbound_cfg_load(c, &d));
+    cr_assert((fd = open(path, O_RDONLY)) >= 0);
+    fstat(fd, &st);
+    cr_assert_gt(st.st_size, 24000000);
+    cr_assert_not_null(out = fopen("/dev/null", "w"));
+    rc = inbound_process(ic, fd, 0, st.st_size, "alice@ext.example", rcpt, 1, out, &res, &err);
+    fclose(out);
+    close(fd);
+    unlink(path);
+    unlink(ini);
+    inbound_cfg_free(ic);
+    cfg_free(c);
+    cr_assert_eq(rc, FERR_OK, "%s", err.text);
+    cr_assert(strstr(res.verify, "decrypt=") != NULL &&
+                  strstr(res.verify, "decrypt=failed") == NULL &&
+                  strstr(res.verify, "decrypt=none") == NULL,
+              "%s", res.verify);
+    getrusage(RUSAGE_SELF, &ru);
+    fprintf(stderr, "test_inbound: %s: %lld-byte message, max RSS %ld KB\n", name,
+            (long long)st.st_size, ru.ru_maxrss);
+    return ru.ru_maxrss; /* KB */
+}
+
+Test(inbound, big_smime_gcm_decrypted_in_bounded_memory, .timeout = 120)
+{
+    char make[700];
+    long kb;
+
+    snprintf(make, sizeof(make),
+             "openssl cms -encrypt -aes-256-gcm -in big.%d.txt %s/bob.pem | sed 's/\\r$//'",
+             (int)getpid(), fx);
+    kb = run_big("big-gcm", make);
+    cr_assert_lt(kb, 24 * 1024, "max RSS %ld KB for a 25 MB S/MIME message", kb);
+}
+
+Test(inbound, big_pgp_decrypted_in_bounded_memory, .timeout = 120)
+{
+    char make[1200];
+    long kb;
+
+    snprintf(make, sizeof(make),
+             "printf 'MIME-Version: 1.0\\nContent-Type: multipart/encrypted; "
+             "protocol=\"application/pgp-encrypted\"; boundary=\"b\"\\n\\n--b\\nContent-Type: "
+             "application/pgp-encrypted\\n\\nVersion: 1\\n\\n--b\\nContent-Type: "
+             "application/octet-stream\\n\\n'; GNUPGHOME=%s/gpg-alice gpg --batch -q "
+             "--trust-model always --compress-algo none -e -a -r bob@local.example <big.%d.txt; "
+             "printf '\\n--b--\\n'",
+             fx, (int)getpid());
+    kb = run_big("big-pgp", make);
+    cr_assert_lt(kb, 24 * 1024, "max RSS %ld KB for a 25 MB PGP/MIME message", kb);
+}
