@@ -472,6 +472,48 @@ static void tlsp_main_entry(struct tlsp_conf *conf, const struct cfg_entry *e,
     }
 }
 
+/* What TLS_Srv:/TLS_Rcpt: entries become, checked once at load: an answer that
+ * would be weaker than the entry is an error; one that is stricter, or an
+ * outcome that differs, is a note with the access file's FILE:LINE. */
+static void tlsp_sendmail_check(const struct tlsp_conf *conf, struct cfg_diag *diag)
+{
+    const struct sma_map *m = conf->sm.map;
+    size_t i;
+
+    if (m == NULL)
+        return;
+    diag->path = m->path;
+    for (i = 0; i < m->count; i++) {
+        const struct sma_entry *e = &m->entries[i];
+        const char *tag = sma_tag_name(e->tag);
+
+        if (e->tag == SMA_TAG_CLT || e->unsupported)
+            continue;
+        if (e->bits > 256) {
+            cfg_error(diag, e->line,
+                      "%s%s %s: no TLS cipher has more than 256 bits, Postfix cannot meet it", tag,
+                      e->key, e->value);
+            continue;
+        }
+        if (e->bits > 128 && conf->min_proto == 3)
+            cfg_error(diag, e->line,
+                      "%s%s %s: more than 128 bits needs TLS 1.2 (Postfix cannot exclude the "
+                      "128-bit TLS 1.3 suite), but [tlspolicy] min_protocol is TLSv1.3",
+                      tag, e->key, e->value);
+        if (e->req == SMA_REQ_VERIFY && !e->cn && !e->cn_name)
+            log_info("%s:%d: note: %s%s %s: answered as Postfix's verify level, which also "
+                     "checks that the certificate names the MX host (Sendmail's VERIFY checks "
+                     "the chain only): stricter",
+                     m->path, e->line, tag, e->key, e->value);
+        if (e->code == SMA_CODE_PERM)
+            log_info("%s:%d: note: %s%s %s: PERM+ cannot be reproduced outbound: Postfix defers "
+                     "(queues) a message whose next hop fails its TLS policy and bounces it "
+                     "after maximal_queue_lifetime (bounce = yes in a [tlspolicy DEST] section "
+                     "bounces a whole domain at once)",
+                     m->path, e->line, tag, e->key, e->value);
+    }
+}
+
 struct tlsp_conf *tlsp_load(const struct cfg *cfg, struct cfg_diag *diag)
 {
     struct tlsp_conf *conf = calloc(1, sizeof(*conf));
@@ -545,8 +587,8 @@ struct tlsp_conf *tlsp_load(const struct cfg *cfg, struct cfg_diag *diag)
                                   conf->rules[i].line);
     }
     diag->path = ini;
-    if (diag->errors == errors)
-        sma_conf_load(cfg, diag, &conf->sm);
+    if (diag->errors == errors && sma_conf_load(cfg, diag, &conf->sm) == 0)
+        tlsp_sendmail_check(conf, diag);
     diag->path = ini;
     if (diag->errors > errors) {
         tlsp_free(conf);

@@ -368,3 +368,41 @@ Test(tlsp, unsupported_access_entries_refuse_the_config, .init = cr_redirect_std
     cr_assert_eq(errors, 17);
     cr_assert(strstr(read_stderr(), "sendmail-access.bad:8: TLS_Srv:g.example") != NULL);
 }
+
+Test(tlsp, sendmail_bits_postfix_cannot_meet_are_errors, .init = cr_redirect_stderr)
+{
+    char path[64];
+    char text[256];
+    FILE *fp;
+    int errors = 0;
+    const char *out;
+
+    snprintf(path, sizeof(path), "/tmp/test_tlsp_bits.%d", (int)getpid());
+    fp = fopen(path, "w");
+    fputs("TLS_Srv:a.example ENCR:512\nTLS_Rcpt:b.example VERIFY:256\nTLS_Clt:c.example "
+          "ENCR:512\nTLS_Srv:d.example PERM+VERIFY\n",
+          fp);
+    fclose(fp);
+    snprintf(text, sizeof(text),
+             "[tlspolicy]\nmin_protocol = TLSv1.3\n[sendmail]\naccess_file = %s\n", path);
+    cr_assert_null(load(text, &errors));
+    unlink(path);
+    out = read_stderr();
+    cr_assert_eq(errors, 2, "%s", out);
+    cr_assert(strstr(out, ":1: TLS_Srv:a.example ENCR:512: no TLS cipher has more than 256 bits") !=
+                  NULL,
+              "%s", out);
+    cr_assert(strstr(out, ":2: TLS_Rcpt:b.example VERIFY:256: more than 128 bits needs TLS 1.2") !=
+                  NULL,
+              "%s", out);
+    /* TLS_Clt: is postseal-policyd's: a client simply never meets it */
+    cr_assert(strstr(out, ":3:") == NULL, "%s", out);
+    /* the notes: stricter VERIFY, PERM+ outbound */
+    cr_assert(
+        strstr(out, ":4: note: TLS_Srv:d.example PERM+VERIFY: answered as Postfix's verify") !=
+            NULL,
+        "%s", out);
+    cr_assert(strstr(out, ":4: note: TLS_Srv:d.example PERM+VERIFY: PERM+ cannot be reproduced "
+                          "outbound") != NULL,
+              "%s", out);
+}
