@@ -438,6 +438,7 @@ int keys_pgp_remote(struct keys *k, int method, const char *addr, struct keys_re
                 return rc == KH_TEMP ? KR_TEMP : KR_NONE;
             }
             keys_append(why, whylen, buf);
+            keys_note(k, "wkd: %s: trying the direct method", buf);
         }
         if (!k->wkd_direct)
             return KR_NONE;

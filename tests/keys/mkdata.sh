@@ -67,6 +67,8 @@ cert bobother ca eve@example.org eve@example.org "digitalSignature,keyEncipherme
 cert bobeku ca bob@example.org bob@example.org "digitalSignature,keyEncipherment" serverAuth
 cert bobku ca bob@example.org bob@example.org "digitalSignature" emailProtection
 cert bobevil evilca bob@example.org bob@example.org "digitalSignature,keyEncipherment" emailProtection
+cert erinku ca erin@example.org erin@example.org "digitalSignature" emailProtection
+cert ginaevil evilca gina@example.org gina@example.org "digitalSignature,keyEncipherment" emailProtection
 cert gwcert ca smime-gateway@example.net smime-gateway@example.net "keyEncipherment" emailProtection
 printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:openpgpkey.example.org,DNS:example.org,DNS:example.net,DNS:openpgpkey.example.net,DNS:keys.test,IP:127.0.0.1\n' >server.ext
 $O req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=keys.test" 2>/dev/null
