@@ -239,10 +239,11 @@ static int keys_local(struct keys *k, const char *addr, unsigned want, struct ke
     return temp ? KR_TEMP : KR_NONE;
 }
 
-/* Every step for one address (the recipient's or a gateway address).
- * Returns KR_FOUND, or KR_NONE/KR_TEMP with reasons appended to why. */
-static int keys_find_addr(struct keys *k, const char *addr, unsigned want, struct keys_result *res,
-                          char *why, size_t whylen)
+/* The remote methods in configured order, each first through the cache
+ * (unless use_cache is 0; results are cached either way).  Returns KR_FOUND,
+ * or KR_NONE/KR_TEMP with reasons appended to why. */
+static int keys_remote(struct keys *k, const char *addr, unsigned want, int use_cache,
+                       struct keys_result *res, char *why, size_t whylen)
 {
     char lower[KEYS_ADDR_MAX + 1], ckey[KEYS_ADDR_MAX + 16], buf[1024];
     struct cache_entry e;
@@ -253,18 +254,12 @@ static int keys_find_addr(struct keys *k, const char *addr, unsigned want, struc
         lower[i] = (char)tolower((unsigned char)addr[i]);
     lower[i] = 0;
 
-    rc = keys_local(k, addr, want, res, why, whylen);
-    if (rc == KR_FOUND)
-        return rc;
-    if (rc == KR_TEMP)
-        temp = 1;
-
     for (i = 0; i < k->nmethods; i++) {
         m = k->methods[i];
         if (m == KM_LDAP ? !(want & KEYS_SMIME) : !(want & KEYS_PGP))
             continue;
         snprintf(ckey, sizeof(ckey), "%s:%s", keys_mname[m], lower);
-        if ((c = keys_cache(k)) != NULL) {
+        if (use_cache && (c = keys_cache(k)) != NULL) {
             char err[600];
 
             rc = cache_get(c, ckey, &e, err, sizeof(err));
@@ -315,6 +310,67 @@ static int keys_find_addr(struct keys *k, const char *addr, unsigned want, struc
             keys_cache_store(k, m, ckey, 0, res, buf);
     }
     return temp ? KR_TEMP : KR_NONE;
+}
+
+/* A key this gateway discovered earlier and has not refreshed for
+ * positive_ttl is looked up again (without the cache): a newer key wins, a
+ * revocation or new expiry reaches the keyring.  When the refresh finds
+ * nothing or fails, the local key stays in use; a cache mark "refresh:FPR"
+ * keeps the next messages from asking again before the TTL. */
+static int keys_refresh(struct keys *k, const char *addr, struct keys_result *res)
+{
+    struct keys_result fresh;
+    struct cache_entry e;
+    struct cache *c = keys_cache(k);
+    char ckey[128], err[600], why[1024] = "";
+    long age = 0;
+    int rc;
+
+    snprintf(ckey, sizeof(ckey), "refresh:%s", res->fpr);
+    if (k->nmethods == 0 || !keys_pgp_stale(k, res->fpr, &age))
+        return KR_FOUND;
+    if (c != NULL && cache_get(c, ckey, &e, err, sizeof(err)) == CACHE_HIT) {
+        cache_entry_clear(&e);
+        return KR_FOUND;
+    }
+    keys_note(k, "local: key %s was discovered %lds ago (positive_ttl %lds): refreshing", res->fpr,
+              age, k->positive_ttl);
+    memset(&fresh, 0, sizeof(fresh));
+    rc = keys_remote(k, addr, KEYS_PGP, 0, &fresh, why, sizeof(why));
+    if (c != NULL)
+        cache_put(c, ckey, CACHE_POSITIVE, rc == KR_TEMP ? k->negative_ttl : k->positive_ttl, why,
+                  NULL, 0, err, sizeof(err));
+    if (rc == KR_FOUND) {
+        *res = fresh;
+        return KR_FOUND;
+    }
+    keys_result_clear(&fresh);
+    rc = keys_pgp_by_fpr(k, res->fpr, addr, why, sizeof(why));
+    if (rc == KR_FOUND)
+        keys_note(k, "local: refresh found nothing newer: keeping key %s", res->fpr);
+    else
+        keys_note(k, "local: after refresh: %s", why);
+    return rc;
+}
+
+/* Every step for one address (the recipient's or a gateway address).
+ * Returns KR_FOUND, or KR_NONE/KR_TEMP with reasons appended to why. */
+static int keys_find_addr(struct keys *k, const char *addr, unsigned want, struct keys_result *res,
+                          char *why, size_t whylen)
+{
+    int rc, temp = 0;
+
+    rc = keys_local(k, addr, want, res, why, whylen);
+    if (rc == KR_FOUND && res->kind == KEYS_PGP)
+        rc = keys_refresh(k, addr, res);
+    if (rc == KR_FOUND)
+        return rc;
+    if (rc == KR_TEMP)
+        temp = 1;
+    res->kind = 0;
+    res->fpr[0] = 0;
+    rc = keys_remote(k, addr, want, 1, res, why, whylen);
+    return rc == KR_FOUND ? rc : temp ? KR_TEMP : rc;
 }
 
 static struct keys_domain *keys_domain_of(struct keys *k, const char *domain)

@@ -89,6 +89,7 @@ void keys_zbase32(const unsigned char *in, size_t len, char *out, size_t outlen)
 int keys_wkd_urls(const char *addr, char *adv, size_t alen, char *direct, size_t dlen);
 int keys_pgp_import(struct keys *k, const char *addr, const char *origin, const char *data,
                     size_t len, char *fpr, size_t fprlen, char *why, size_t whylen);
+int keys_pgp_stale(struct keys *k, const char *fpr, long *age);
 int keys_pgp_by_fpr(struct keys *k, const char *fpr, const char *addr, char *why, size_t whylen);
 int keys_pgp_remote(struct keys *k, int method, const char *addr, struct keys_result *res,
                     char *why, size_t whylen);

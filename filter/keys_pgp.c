@@ -231,21 +231,107 @@ static int keys_rm(const char *path, const struct stat *st, int flag, struct FTW
     return 0;
 }
 
+/* Exports fpr from the scratch context and imports it into gnupg_home with
+ * only the user IDs for addr.  KR_FOUND when gpg imported it, else KR_TEMP. */
+static int keys_pgp_move(struct keys *k, gpgme_ctx_t sctx, const char *fpr, const char *addr,
+                         const char *origin, char *why, size_t whylen)
+{
+    gpgme_data_t out = NULL, in = NULL;
+    gpgme_ctx_t tctx = NULL;
+    gpgme_import_result_t ir;
+    gpgme_import_status_t st;
+    gpgme_error_t ge;
+    char filter[400], *exported;
+    size_t elen, i;
+    int rc = KR_TEMP;
+
+    if (gpgme_data_new(&out) != 0) {
+        snprintf(why, whylen, "gpgme: out of memory");
+        return KR_TEMP;
+    }
+    if ((ge = gpgme_op_export(sctx, fpr, GPGME_EXPORT_MODE_MINIMAL, out)) != 0) {
+        gpgme_data_release(out);
+        snprintf(why, whylen, "gpgme export %s: %s", fpr, gpgme_strerror(ge));
+        return KR_TEMP;
+    }
+    exported = gpgme_data_release_and_get_mem(out, &elen);
+    if (exported == NULL || gpgme_data_new_from_mem(&in, exported, elen, 1) != 0) {
+        gpgme_free(exported);
+        snprintf(why, whylen, "gpgme: out of memory");
+        return KR_TEMP;
+    }
+    gpgme_free(exported);
+    if ((tctx = keys_ctx(k->gnupg_home, why, whylen)) == NULL)
+        goto done;
+    snprintf(filter, sizeof(filter), "keep-uid=mbox = %s", addr);
+    for (i = 0; filter[i]; i++)
+        filter[i] = (char)tolower((unsigned char)filter[i]);
+    if ((ge = gpgme_set_ctx_flag(tctx, "import-filter", filter)) != 0 ||
+        (ge = gpgme_set_ctx_flag(tctx, "key-origin", origin)) != 0) {
+        snprintf(why, whylen, "gpgme import filter: %s", gpgme_strerror(ge));
+        goto done;
+    }
+    if ((ge = gpgme_op_import(tctx, in)) != 0) {
+        snprintf(why, whylen, "import into %s: %s", k->gnupg_home, gpgme_strerror(ge));
+        goto done;
+    }
+    ir = gpgme_op_import_result(tctx);
+    for (st = ir ? ir->imports : NULL; st != NULL; st = st->next)
+        if (st->fpr != NULL && strcasecmp(st->fpr, fpr) == 0 && st->result == 0)
+            rc = KR_FOUND;
+    if (rc != KR_FOUND)
+        snprintf(why, whylen, "import of key %s into %s failed", fpr, k->gnupg_home);
+done:
+    gpgme_data_release(in);
+    if (tctx != NULL)
+        gpgme_release(tctx);
+    return rc;
+}
+
+/* A refused key that gnupg_home already holds (e.g. found earlier, revoked
+ * or expired since) is imported anyway, so the local copy learns about the
+ * revocation or new expiry and stops being used. */
+static void keys_pgp_update_known(struct keys *k, gpgme_ctx_t sctx, const char *addr,
+                                  const char *origin)
+{
+    char fprs[KEYS_PGP_MAX_KEYS][80], why[300];
+    gpgme_ctx_t tctx;
+    gpgme_key_t key;
+    int n = 0, i;
+
+    if (gpgme_op_keylist_start(sctx, NULL, 0) != 0)
+        return;
+    while (gpgme_op_keylist_next(sctx, &key) == 0) {
+        if (n < KEYS_PGP_MAX_KEYS && key->fpr != NULL)
+            snprintf(fprs[n++], sizeof(fprs[0]), "%s", key->fpr);
+        gpgme_key_unref(key);
+    }
+    gpgme_op_keylist_end(sctx);
+    if ((tctx = keys_ctx(k->gnupg_home, why, sizeof(why))) == NULL)
+        return;
+    for (i = 0; i < n; i++) {
+        if (gpgme_get_key(tctx, fprs[i], &key, 0) != 0)
+            continue;
+        gpgme_key_unref(key);
+        if (keys_pgp_move(k, sctx, fprs[i], addr, origin, why, sizeof(why)) == KR_FOUND)
+            keys_note(k, "key %s is already in %s: updated from the answer", fprs[i],
+                      k->gnupg_home);
+    }
+    gpgme_release(tctx);
+}
+
 /* Imports data into a scratch home, picks the usable key for addr, moves it
  * (user IDs for addr only) into gnupg_home.  origin: gpg key-origin value. */
 int keys_pgp_import(struct keys *k, const char *addr, const char *origin, const char *data,
                     size_t len, char *fpr, size_t fprlen, char *why, size_t whylen)
 {
     char scratch[] = "/tmp/postseal-keys.XXXXXX";
-    char filter[400], buf[400];
-    gpgme_ctx_t sctx = NULL, tctx = NULL;
-    gpgme_data_t in = NULL, out = NULL;
+    char buf[400];
+    gpgme_ctx_t sctx = NULL;
+    gpgme_data_t in = NULL;
     gpgme_import_result_t ir;
-    gpgme_import_status_t st;
     gpgme_error_t ge;
-    char *exported;
-    size_t elen;
-    int rc = KR_TEMP, found = 0;
+    int rc = KR_TEMP;
 
     if (mkdtemp(scratch) == NULL) {
         snprintf(why, whylen, "cannot create scratch GnuPG home %s: %m", scratch);
@@ -270,51 +356,13 @@ int keys_pgp_import(struct keys *k, const char *addr, const char *origin, const 
     }
     why[0] = 0;
     rc = keys_pgp_pick(sctx, NULL, addr, fpr, fprlen, why, whylen);
+    if (rc == KR_NONE)
+        keys_pgp_update_known(k, sctx, addr, origin);
     if (rc != KR_FOUND)
         goto done;
-
-    /* Move the chosen key, user IDs for addr only, into gnupg_home. */
-    rc = KR_TEMP;
-    if (gpgme_data_new(&out) != 0) {
-        snprintf(why, whylen, "gpgme: out of memory");
+    rc = keys_pgp_move(k, sctx, fpr, addr, origin, why, whylen);
+    if (rc != KR_FOUND)
         goto done;
-    }
-    if ((ge = gpgme_op_export(sctx, fpr, GPGME_EXPORT_MODE_MINIMAL, out)) != 0) {
-        snprintf(why, whylen, "gpgme export %s: %s", fpr, gpgme_strerror(ge));
-        goto done;
-    }
-    exported = gpgme_data_release_and_get_mem(out, &elen);
-    out = NULL;
-    gpgme_data_release(in);
-    in = NULL;
-    if (exported == NULL || gpgme_data_new_from_mem(&in, exported, elen, 1) != 0) {
-        gpgme_free(exported);
-        snprintf(why, whylen, "gpgme: out of memory");
-        goto done;
-    }
-    gpgme_free(exported);
-    if ((tctx = keys_ctx(k->gnupg_home, why, whylen)) == NULL)
-        goto done;
-    snprintf(filter, sizeof(filter), "keep-uid=mbox = %s", addr);
-    for (size_t i = 0; filter[i]; i++)
-        filter[i] = (char)tolower((unsigned char)filter[i]);
-    if ((ge = gpgme_set_ctx_flag(tctx, "import-filter", filter)) != 0 ||
-        (ge = gpgme_set_ctx_flag(tctx, "key-origin", origin)) != 0) {
-        snprintf(why, whylen, "gpgme import filter: %s", gpgme_strerror(ge));
-        goto done;
-    }
-    if ((ge = gpgme_op_import(tctx, in)) != 0) {
-        snprintf(why, whylen, "import into %s: %s", k->gnupg_home, gpgme_strerror(ge));
-        goto done;
-    }
-    ir = gpgme_op_import_result(tctx);
-    for (st = ir ? ir->imports : NULL; st != NULL; st = st->next)
-        if (st->fpr != NULL && strcasecmp(st->fpr, fpr) == 0 && st->result == 0)
-            found = 1;
-    if (!found) {
-        snprintf(why, whylen, "import of key %s into %s failed", fpr, k->gnupg_home);
-        goto done;
-    }
     /* The keyring copy must still be usable (the filter kept the right uid). */
     rc = keys_pgp_by_fpr(k, fpr, addr, buf, sizeof(buf));
     if (rc != KR_FOUND)
@@ -322,14 +370,31 @@ int keys_pgp_import(struct keys *k, const char *addr, const char *origin, const 
 done:
     if (in != NULL)
         gpgme_data_release(in);
-    if (out != NULL)
-        gpgme_data_release(out);
     if (sctx != NULL)
         gpgme_release(sctx);
-    if (tctx != NULL)
-        gpgme_release(tctx);
     nftw(scratch, keys_rm, 8, FTW_DEPTH | FTW_PHYS);
     return rc;
+}
+
+/* 1 when fpr in gnupg_home was found by discovery (key origin WKD or a key
+ * server) and last updated more than positive_ttl ago: time to ask again. */
+int keys_pgp_stale(struct keys *k, const char *fpr, long *age)
+{
+    gpgme_ctx_t ctx;
+    gpgme_key_t key;
+    char why[300];
+    int stale = 0;
+
+    if ((ctx = keys_ctx(k->gnupg_home, why, sizeof(why))) == NULL)
+        return 0;
+    if (gpgme_get_key(ctx, fpr, &key, 0) == 0) {
+        *age = (long)(time(NULL) - (time_t)key->last_update);
+        stale = (key->origin == GPGME_KEYORG_WKD || key->origin == GPGME_KEYORG_KS) &&
+                key->last_update > 0 && *age > k->positive_ttl;
+        gpgme_key_unref(key);
+    }
+    gpgme_release(ctx);
+    return stale;
 }
 
 /* One HTTP source: fetch, classify, import. */

@@ -142,6 +142,22 @@ file_has "sign-only key: no encryption subkey" "$OUT" "no usable encryption subk
 is "no refused key reached the GnuPG home" 0 \
     "$(keys_in wkd | grep -cE '^uid:.*(mallory|old|rev|nosub)@example.org')"
 
+# --- refresh: a key discovered a day ago (positive_ttl 1h) is asked for
+# again; the server now serves it revoked, so the keyring learns it
+conf refresh "methods = wkd" "positive_ttl = 1h" \
+    "connect_to = openpgpkey.example.org:443:127.0.0.1:$HTTPS"
+gpg --homedir "$E2E_DIR/refresh.gnupg" --batch --quiet --key-origin wkd \
+    --faked-system-time "$(date -u -d '-1 day' +%Y%m%dT%H%M%S)" \
+    --import "$DATA/rev-orig.pgp" 2>/dev/null
+is "refresh: the stale key is usable before" "" \
+    "$(keys_in refresh | awk -F: '$1 == "pub" { print $2 }' | grep r)"
+lookup refresh rev@example.org
+is "refresh: refused now (69)" 69 "$RC"
+file_has "refresh: it was refreshed" "$OUT" "was discovered [0-9]+s ago \(positive_ttl 3600s\): refreshing"
+file_has "refresh: the revocation was imported" "$OUT" "is already in .*: updated from the answer"
+is "refresh: the keyring now has it revoked" r \
+    "$(keys_in refresh | awk -F: '$1 == "pub" { print $2 }')"
+
 # --- domain gateway key (gateway_localpart = openpgp-gateway)
 lookup wkd zoe@example.net
 is "gateway: zoe@example.net gets the domain key" 0 "$RC"

@@ -29,11 +29,13 @@ A=$(fpr '<alice@example.org>')
 $G --passphrase '' --pinentry-mode loopback --quick-add-uid "$A" 'Alice Elsewhere <alice@other.example>' 2>/dev/null
 gen 'Mallory <mallory@example.org>' future-default default never
 gen 'Old <old@example.org>' future-default default 1d 20200101T000000
-gen 'Rev <rev@example.org>' future-default default never
+# created two days ago, so a test can import it "one day ago" (a stale key)
+gen 'Rev <rev@example.org>' future-default default never "$(date -u -d '-2 days' +%Y%m%dT%H%M%S)"
 gen 'Signer <nosub@example.org>' ed25519 sign never
 gen 'Gateway <openpgp-gateway@example.net>' future-default default never
 gen 'Carol <carol@example.net>' future-default default never
 R=$(fpr '<rev@example.org>')
+$G --export "<rev@example.org>" >"$D/rev-orig.pgp"
 sed 's/^://' "$D/src/openpgp-revocs.d/$R.rev" | $G --import 2>/dev/null
 for who in alice mallory old rev nosub openpgp-gateway carol; do
     case $who in openpgp-gateway | carol) dom=example.net ;; *) dom=example.org ;; esac
