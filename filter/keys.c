@@ -195,6 +195,15 @@ static void keys_cache_store(struct keys *k, int m, const char *ckey, int found,
         log_warnx("keys: %s", err);
 }
 
+/* A key store text without its leading enhanced status code ("5.7.1 "). */
+static const char *keys_nostatus(const char *t)
+{
+    if (t[0] >= '2' && t[0] <= '5' && t[1] == '.' && strchr(t, ' ') != NULL &&
+        strspn(t, "0123456789.") == (size_t)(strchr(t, ' ') - t))
+        return strchr(t, ' ') + 1;
+    return t;
+}
+
 /* The filter's local key store ([filter] gnupg_home, smime_certs). */
 static int keys_local(struct keys *k, const char *addr, unsigned want, struct keys_result *res,
                       char *why, size_t whylen)
@@ -203,8 +212,8 @@ static int keys_local(struct keys *k, const char *addr, unsigned want, struct ke
     int rc, temp = 0;
 
     if (k->ks == NULL && keystore_open(&k->ks, &k->ksconf, &err) != FERR_OK) {
-        keys_note(k, "local: key store: %s", err.text);
-        keys_why(why, whylen, "local", err.text);
+        keys_note(k, "local: key store: %s", keys_nostatus(err.text));
+        keys_why(why, whylen, "local", keys_nostatus(err.text));
         return KR_TEMP;
     }
     if ((want & KEYS_PGP) && k->ksconf.gnupg_home != NULL) {
@@ -217,8 +226,8 @@ static int keys_local(struct keys *k, const char *addr, unsigned want, struct ke
             return KR_FOUND;
         }
         res->fpr[0] = 0;
-        keys_note(k, "local: OpenPGP: %s", err.text);
-        keys_why(why, whylen, "local", err.text);
+        keys_note(k, "local: OpenPGP: %s", keys_nostatus(err.text));
+        keys_why(why, whylen, "local", keys_nostatus(err.text));
         if (rc == FERR_TEMP)
             temp = 1;
     }
@@ -231,8 +240,8 @@ static int keys_local(struct keys *k, const char *addr, unsigned want, struct ke
             keys_note(k, "local: S/MIME certificate in %s: usable", k->ksconf.smime_certs);
             return KR_FOUND;
         }
-        keys_note(k, "local: S/MIME: %s", err.text);
-        keys_why(why, whylen, "local", err.text);
+        keys_note(k, "local: S/MIME: %s", keys_nostatus(err.text));
+        keys_why(why, whylen, "local", keys_nostatus(err.text));
         if (rc == FERR_TEMP)
             temp = 1;
     }
