@@ -216,6 +216,10 @@ static int keys_local(struct keys *k, const char *addr, unsigned want, struct ke
         keys_why(why, whylen, "local", keys_nostatus(err.text));
         return KR_TEMP;
     }
+    if (k->ksconf.gnupg_home == NULL && k->ksconf.smime_certs == NULL) {
+        keys_note(k, "local: no key store configured ([filter] gnupg_home, smime_certs)");
+        keys_why(why, whylen, "local", "no key store configured");
+    }
     if ((want & KEYS_PGP) && k->ksconf.gnupg_home != NULL) {
         rc = keystore_pgp_find(k->ks, addr, res->fpr, sizeof(res->fpr), &err);
         if (rc == FERR_OK) {
@@ -262,6 +266,10 @@ static int keys_remote(struct keys *k, const char *addr, unsigned want, int use_
     for (i = 0; addr[i]; i++)
         lower[i] = (char)tolower((unsigned char)addr[i]);
     lower[i] = 0;
+    if (k->nmethods == 0) {
+        keys_note(k, "remote: no [keys] methods configured");
+        keys_why(why, whylen, "remote", "no [keys] methods configured");
+    }
 
     for (i = 0; i < k->nmethods; i++) {
         m = k->methods[i];
