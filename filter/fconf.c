@@ -257,6 +257,10 @@ static void fc_main_entry(struct fconf *fc, struct cfg_diag *diag, const struct 
         cfg_enum(diag, e, fc_order_names, &fc->order);
     } else if (strcmp(e->key, "hidden_recipients") == 0) {
         cfg_bool(diag, e, &fc->hidden_recipients);
+    } else if (strcmp(e->key, "hold_reinject") == 0) {
+        if (reinject_parse_hostport(&fc->hold, e->value) < 0)
+            cfg_error(diag, e->line, "hold_reinject: expected HOST:PORT (e.g. 127.0.0.1:10027)");
+        fc->hold_line = e->line;
     } else if (strcmp(e->key, "notice_from") == 0) {
         if (strpbrk(e->value, "\r\n<>") != NULL || *e->value == 0)
             cfg_error(diag, e->line, "notice_from: expected an address");
@@ -482,6 +486,19 @@ static void fc_check(struct fconf *fc, const struct cfg *cfg, struct cfg_diag *d
                 line = cfg->entries[i].line;
         cfg_error(diag, line, "signkey \"%s\": no [filter signkey %s]", fc->defaults.signkey,
                   fc->defaults.signkey);
+    }
+    /* no_key = hold only where a holding smtpd exists: otherwise the
+     * message would be delivered in clear */
+    if (fc->hold.host[0] == 0) {
+        for (i = 0; i < cfg->count; i++) {
+            const struct cfg_entry *e = &cfg->entries[i];
+
+            if (cfg_section_is(e->section, "filter") && strcmp(e->key, "no_key") == 0 &&
+                strcmp(e->value, "hold") == 0)
+                cfg_error(diag, e->line,
+                          "no_key = hold needs hold_reinject = HOST:PORT in [filter] (an smtpd "
+                          "that holds everything, see contrib/postfix/master.cf.filter)");
+        }
     }
     if (fc->reinject.method == REINJECT_SENDMAIL && fc->reinject.sendmail_argv[0] == NULL)
         fc->reinject.sendmail_argv[0] = strdup("/usr/sbin/sendmail");

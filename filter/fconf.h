@@ -64,6 +64,8 @@ struct fc_signkey {
 
 struct fconf {
     struct reinject_conf reinject;
+    struct reinject_conf hold; /* no_key = hold: the holding smtpd (hold.host "" = none) */
+    int hold_line;
     char *temp_dir;
     off_t max_size;
     int malformed;

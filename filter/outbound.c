@@ -24,10 +24,11 @@
  *   bounce  exit 69 "5.7.1 ..." when every recipient of this delivery
  *           bounces; otherwise the others are delivered and the sender gets a
  *           notice for the refused ones (pipe(8) has one status per delivery)
- *   hold    the unchanged message is reinjected for those recipients with an
- *           "X-Postseal-Hold:" header, which the return smtpd's cleanup turns
- *           into HOLD (header_checks, see contrib/postfix): it waits in the
- *           hold queue for the operator
+ *   hold    the unchanged message, with an "X-Postseal-Hold: why" header, is
+ *           reinjected for those recipients into hold_reinject, an smtpd
+ *           whose restrictions HOLD everything (contrib/postfix): it waits in
+ *           Postfix's hold queue for the operator.  Without hold_reinject the
+ *           configuration is refused (never deliver in clear by mistake).
  *   notice  those recipients are dropped and the sender gets a notice
  * A null sender cannot get a notice: bounce/notice then defer (75).
  * Already encrypted input (multipart/encrypted, S/MIME enveloped, inline PGP)
@@ -622,8 +623,17 @@ int outbound_run(const struct fconf *fc, struct keys *keys, int fd, off_t size, 
     for (i = 0; i < o.ng; i++) {
         struct ob_group *g = &o.g[i];
 
-        if ((rc = reinject_send(&fc->reinject, fileno(g->msg), sender, g->rcpts, g->n, err)) !=
-            FERR_OK)
+        if (g->outcome == OB_NOKEY) { /* hold: the holding smtpd */
+            struct reinject_conf hc = fc->reinject;
+
+            hc.method = REINJECT_SMTP;
+            memcpy(hc.host, fc->hold.host, sizeof(hc.host));
+            memcpy(hc.port, fc->hold.port, sizeof(hc.port));
+            rc = reinject_send(&hc, fileno(g->msg), sender, g->rcpts, g->n, err);
+        } else {
+            rc = reinject_send(&fc->reinject, fileno(g->msg), sender, g->rcpts, g->n, err);
+        }
+        if (rc != FERR_OK)
             goto out;
         log_info("from=<%s> %zu recipient(s) %s%s%s%s: reinjected", sender, g->n,
                  g->outcome == OB_NOKEY ? "held" : ob_outcome_name(g->outcome),

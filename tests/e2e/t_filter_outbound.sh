@@ -6,8 +6,8 @@
 #    "..." and the real one is inside (RFC 9788);
 #  - "[secure]" to a recipient without a key: deferred (75), stays queued
 #    with the 4.7.1 reason, nothing delivered in clear;
-#  - no_key = hold: the message lands in Postfix's HOLD queue (the return
-#    smtpd's cleanup turns X-Postseal-Hold into HOLD, as contrib/postfix says);
+#  - no_key = hold: the message lands in Postfix's HOLD queue (reinjected into
+#    an smtpd that holds everything, as contrib/postfix/master.cf.filter says);
 #  - a failing reinjection (nothing listens on the return port) leaves the
 #    message deferred in the queue; once the return port is right it is
 #    delivered exactly once.
@@ -30,6 +30,7 @@ write_conf() { # $1 = reinjection port
     cat >"$E2E_DIR/filter.ini" <<EOF
 [filter]
 reinject = 127.0.0.1:$1
+hold_reinject = 127.0.0.1:$(e2e_port 8)
 gnupg_home = $GH
 temp_dir = $E2E_DIR/tmp
 encrypt = opportunistic
@@ -51,19 +52,19 @@ ok "postseal-filter accepts the config (--check)" "$POSTSEAL_FILTER" -c "$E2E_DI
 pf_new mx
 pf_conf mx 'minimal_backoff_time = 2s' 'maximal_backoff_time = 4s' 'queue_run_delay = 2s'
 pf_filter mx "$E2E_DIR/filter.ini"
-# HOLD wiring (contrib/postfix/master.cf): the return smtpd keeps header
-# checks and uses a cleanup whose only header check is the hold marker.
-rport=$(pf_reinject_port mx)
-e2e_file hold.regexp <<'EOF' >/dev/null
-/^X-Postseal-Hold:/ HOLD postseal: no usable key
-EOF
+# HOLD wiring (contrib/postfix/master.cf.filter): a third smtpd whose
+# restrictions HOLD everything; the filter sends no_key = hold mail there.
+hport=$(e2e_port 8)
 pf_master mx <<EOF
-postseal-cleanup unix n - n - 0 cleanup
-  -o header_checks=regexp:$E2E_DIR/hold.regexp
+127.0.0.1:$hport inet n - n - - smtpd
+  -o syslog_name=postfix/hold
+  -o content_filter=
+  -o receive_override_options=no_unknown_recipient_checks,no_header_body_checks,no_milters
+  -o smtpd_relay_restrictions=permit_mynetworks,reject
+  -o smtpd_recipient_restrictions=check_client_access,static:HOLD
+  -o smtpd_end_of_data_restrictions=
+  -o smtpd_tls_ask_ccert=no
 EOF
-postconf -c "$(pf_dir mx)/etc" -P \
-    "127.0.0.1:$rport/inet/receive_override_options=no_unknown_recipient_checks,no_milters" \
-    "127.0.0.1:$rport/inet/cleanup_service_name=postseal-cleanup" || e2e_die "postconf -P"
 pf_start mx
 
 # 1. [secure] with a key: encrypted for bob

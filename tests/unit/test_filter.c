@@ -504,6 +504,8 @@ Test(filter, no_key_hold_marks_the_message)
 
     sink_start("");
     config("encrypt = required\nno_key = hold\n");
+    sh("sed -i 's/^reinject = .*/reinject = 127.0.0.1:1\\nhold_reinject = 127.0.0.1:%d/' %s/f.ini",
+       sink_port, work);
     cr_assert_eq(run(latin_msg, "-f alice@example.com -- nokey@example.net", &err), 0, "%s", err);
     msg = slurp("%s/1.msg", work);
     cr_assert(STARTS(msg, "X-Postseal-Hold: no usable key for nokey@example.net\n"), "%s", msg);

@@ -92,6 +92,7 @@ Test(fconf, values)
                             "reinject = [::1]:2525\n"
                             "encrypt = required\n"
                             "no_key = hold\n"
+                            "hold_reinject = 127.0.0.1:10027\n"
                             "method = smime, pgp\n"
                             "rule_order = most-specific\n"
                             "message_size_limit = 1000\n"
@@ -162,6 +163,23 @@ Test(fconf, errors_with_file_and_line)
     AT(16, "smime_cert: expected an absolute path");
     AT(15, "[filter signkey s]: neither pgp_key nor smime_cert");
     AT(18, "[filter bogus x]: unknown section");
+}
+
+Test(fconf, hold_needs_a_holding_smtpd)
+{
+    int errors;
+    struct fconf *fc =
+        load("[filter]\n[filter rule r]\nrecipient = @x.example\nno_key = hold\n", &errors, NULL);
+    char want[200];
+
+    cr_assert_null(fc);
+    cr_assert_eq(errors, 1);
+    snprintf(want, sizeof(want), "%s:4: no_key = hold needs hold_reinject = HOST:PORT", ini_path);
+    HAS_ERROR(want);
+    fc = load("[filter]\nhold_reinject = 127.0.0.1:10027\nno_key = hold\n", &errors, NULL);
+    cr_assert_not_null(fc, "%s", errors_text());
+    cr_assert_str_eq(fc->hold.port, "10027");
+    fconf_free(fc);
 }
 
 /* ---- decisions ---- */
@@ -341,7 +359,7 @@ static const char *order_ini(const char *order)
     static char buf[1024];
 
     snprintf(buf, sizeof(buf),
-             "[filter]\nrule_order = %s\nencrypt = never\n"
+             "[filter]\nrule_order = %s\nencrypt = never\nhold_reinject = 127.0.0.1:10027\n"
              "[filter rule everyone]\nencrypt = opportunistic\n"
              "[filter rule domain]\nrecipient_domain = example.org\nencrypt = required\n"
              "[filter rule sub]\nrecipient_domain = .example.org\nno_key = hold\n"
