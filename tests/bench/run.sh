@@ -9,7 +9,9 @@
 #   PS_PORT_BASE         base for the TCP ports used (default 10025)
 #
 # Policy half: the do-nothing epoll responder (ceiling), postseal-policyd and
-# postfwd2 (Debian package postfwd) on the same kind of socket (unix), with an
+# postfwd (Debian package postfwd: postfwd1, one multiplexing process, and
+# postfwd2, a preforked pool of at most 100, so not at 200 connections) on the
+# same kind of socket (unix), with an
 # equivalent TLS rule (keysize >= 128 bits, protocol >= TLSv1.2), at 1, 20 and
 # 200 connections; then one robustness run of postseal-policyd at 200
 # connections with slow, stuck, abandoning and oversize clients and a SIGHUP
@@ -95,29 +97,41 @@ start_server() {
             >>"$W/policyd.log" 2>&1 &
         SPID=$!
         ;;
-    postfwd)
-        mkdir -p "$W/pfw"
-        chown nobody "$W/pfw" 2>/dev/null
-        # postfwd2 preforks: one child per concurrent connection
-        postfwd2 -f "$W/postfwd.cf" --server_socket "unix::$SOCK" -c 0 -n --perfmon \
-            --pidfile "$W/pfw/pid" --min_servers "$2" --max_servers "$2" \
-            --min_spare_servers 0 --max_spare_servers "$2" -u nobody -g nogroup \
-            >"$W/postfwd.log" 2>&1
+    postfwd1 | postfwd2)
+        # postfwd runs as nobody: its files live where nobody can reach them
+        PFW=$(mktemp -d /tmp/postseal-bench-pfw.XXXXXX)
+        chmod 0755 "$PFW"
+        chown nobody "$PFW"
+        cp "$W/postfwd.cf" "$PFW/postfwd.cf"
+        chmod 0644 "$PFW/postfwd.cf"
+        SOCK=$PFW/postfwd.sock
+        if [ "$1" = postfwd1 ]; then
+            # postfwd 1.x: one process multiplexing every connection
+            postfwd1 -f "$PFW/postfwd.cf" --proto unix --port "$SOCK" -c 0 -n --perfmon \
+                --pidfile "$PFW/pid" -u nobody -g nogroup -d >"$W/postfwd.log" 2>&1
+        else
+            # postfwd 2.x (the package's default "postfwd"): a preforked pool,
+            # one child per connection, at most 100 (its --max_servers option
+            # keeps the pool from starting at all in postfwd 1.35)
+            postfwd2 -f "$PFW/postfwd.cf" --server_socket "unix::$SOCK" \
+                --cache_socket "unix::$PFW/cache.sock" -c 0 -n --perfmon \
+                --pidfile "$PFW/pid" -u nobody -g nogroup >"$W/postfwd.log" 2>&1
+        fi
         i=0
-        while [ ! -s "$W/pfw/pid" ] && [ $i -lt 50 ]; do
+        while [ ! -s "$PFW/pid" ] && [ $i -lt 50 ]; do
             sleep 0.1
             i=$((i + 1))
         done
-        SPID=$(cat "$W/pfw/pid" 2>/dev/null)
-        sleep $((2 + $2 / 20)) # let the children come up
+        SPID=$(cat "$PFW/pid" 2>/dev/null)
+        sleep 2
         ;;
     esac
     waitsock "$SOCK"
 }
 
-# rss_of NAME PID: peak RSS in KiB (postfwd: master + largest child)
+# rss_of NAME PID: peak RSS in KiB (postfwd2: its largest policy child)
 rss_of() {
-    if [ "$1" = postfwd ]; then
+    if [ "$1" = postfwd2 ]; then
         best=0
         for p in $(pgrep -f 'postfwd2::policy'); do
             h=$(hwm "$p")
@@ -147,13 +161,15 @@ policy_bench() {
         200) n=$REQS ;;
         *) n=$((REQS / 5)) ;;
         esac
-        for srv in ceiling policyd postfwd; do
+        for srv in ceiling policyd postfwd1 postfwd2; do
             m=$n
-            if [ $srv = postfwd ]; then
-                command -v postfwd2 >/dev/null || continue
+            case $srv in postfwd*)
+                command -v $srv >/dev/null || continue
+                [ $srv = postfwd2 ] && [ "$conns" -gt 100 ] && continue
                 m=$((n / PFW_DIV))
                 [ $m -ge 1000 ] || m=1000
-            fi
+                ;;
+            esac
             start_server $srv "$conns" || {
                 echo "bench: $srv did not start" >&2
                 stop "$SPID"
@@ -161,8 +177,16 @@ policy_bench() {
             }
             line=$("$W/loadgen" -t "unix:$SOCK" -r "$DUMPS" -c "$conns" -n "$m" -l "$srv")
             echo "$line rss_kb=$(rss_of $srv "$SPID")" | tee -a "$W/policy.raw"
-            stop "$SPID"
-            [ $srv = postfwd ] && sleep 1
+            if [ -n "${PFW:-}" ]; then
+                # postfwd2 daemonized into its own session: stop the whole group
+                kill -TERM -- "-$SPID" 2>/dev/null || kill -TERM "$SPID" 2>/dev/null
+                sleep 2
+                kill -KILL -- "-$SPID" 2>/dev/null || kill -KILL "$SPID" 2>/dev/null
+                rm -rf "$PFW"
+                PFW=
+            else
+                stop "$SPID"
+            fi
         done
     done
     # robustness: adversaries and a SIGHUP reload in the middle of the run
@@ -213,13 +237,13 @@ policy_table() {
         fi
         p200=$(grep "label=policyd conns=200 " "$W/policy.raw")
         c200=$(grep "label=ceiling conns=200 " "$W/policy.raw")
-        f200=$(grep "label=postfwd conns=200 " "$W/policy.raw")
+        f200=$(grep "label=postfwd1 conns=200 " "$W/policy.raw")
         if [ -n "$p200" ] && [ -n "$c200" ]; then
             awk -v p="$(field rps "$p200")" -v c="$(field rps "$c200")" -v r="$(field rss_kb "$p200")" \
                 -v f="$(field rps "$f200")" 'BEGIN {
-                printf "Targets: policyd/ceiling at 200 connections = %.2fx (target >= 0.8x: %s); ", p / c, p / c >= 0.8 ? "met" : "NOT met"
-                printf "policyd peak RSS %.1f MiB (target < 10 MB: %s)", r / 1024, r * 1024 < 10000000 ? "met" : "NOT met"
-                if (f > 0) printf "; policyd/postfwd = %.0fx", p / f
+                printf "Targets: policyd/ceiling at 200 connections = %.2fx (target >= 0.8x: %s); ", p / c, (p / c >= 0.8) ? "met" : "NOT met"
+                printf "policyd peak RSS %.1f MiB (target < 10 MB: %s)", r / 1024, (r * 1024 < 10000000) ? "met" : "NOT met"
+                if (f > 0) printf "; policyd/postfwd1 = %.0fx", p / f
                 printf ".\n"
             }'
         fi
