@@ -124,6 +124,83 @@ static int pgp_op_error(struct pgp_io *io, const char *what, gpgme_error_t ge, s
     return FERR_TEMP;
 }
 
+static int pgp_key_has_fpr(gpgme_key_t key, const char *fpr)
+{
+    gpgme_subkey_t sk;
+
+    if (strncasecmp(fpr, "0x", 2) == 0)
+        fpr += 2;
+    for (sk = key->subkeys; sk; sk = sk->next)
+        if (sk->fpr && strcasecmp(sk->fpr, fpr) == 0)
+            return 1;
+    return 0;
+}
+
+/* Fetches all n recipient keys with ONE gpg key listing (one process, not n) and applies the
+ * keystore's usability rule to each. */
+static int pgp_get_keys(struct pgp *p, const char *const *fprs, size_t n, gpgme_key_t *keys,
+                        struct ferr *err)
+{
+    char why[300];
+    gpgme_key_t key;
+    gpgme_error_t ge;
+    size_t i;
+    int rc = FERR_OK;
+
+    for (i = 0; i < n; i++)
+        if (fprs[i] == NULL || *fprs[i] == 0) {
+            ferr_set(err, FERR_TEMP, "4.3.0 pgp_encrypt: empty recipient key #%zu", i + 1);
+            return FERR_TEMP;
+        }
+    /* gpgme wants a NULL-terminated array; fprs is one only up to n */
+    {
+        const char **pat = calloc(n + 1, sizeof(*pat));
+
+        if (pat == NULL) {
+            ferr_set(err, FERR_TEMP, "4.3.0 pgp_encrypt: out of memory");
+            return FERR_TEMP;
+        }
+        memcpy(pat, fprs, n * sizeof(*pat));
+        ge = gpgme_op_keylist_ext_start(p->ctx, pat, 0, 0);
+        free(pat);
+    }
+    if (ge) {
+        ferr_set(err, FERR_TEMP, "4.3.0 OpenPGP key listing failed: %s", gpgme_strerror(ge));
+        return FERR_TEMP;
+    }
+    while ((ge = gpgme_op_keylist_next(p->ctx, &key)) == 0) {
+        for (i = 0; i < n; i++)
+            if (keys[i] == NULL && pgp_key_has_fpr(key, fprs[i]))
+                break;
+        if (i == n) { /* not asked for (a pattern matched more): ignore */
+            gpgme_key_unref(key);
+            continue;
+        }
+        keys[i] = key;
+        for (i++; i < n; i++) /* the same key asked twice */
+            if (keys[i] == NULL && pgp_key_has_fpr(key, fprs[i])) {
+                gpgme_key_ref(key);
+                keys[i] = key;
+            }
+    }
+    if (gpg_err_code(ge) != GPG_ERR_EOF) {
+        gpgme_op_keylist_end(p->ctx);
+        ferr_set(err, FERR_TEMP, "4.3.0 OpenPGP key listing failed: %s", gpgme_strerror(ge));
+        return FERR_TEMP;
+    }
+    for (i = 0; i < n && rc == FERR_OK; i++) {
+        if (keys[i] == NULL) {
+            ferr_set(err, FERR_TEMP, "4.3.0 OpenPGP recipient key %s: not in the GnuPG home",
+                     fprs[i]);
+            rc = FERR_TEMP;
+        } else if (keystore_pgp_usable(keys[i], NULL, KEYSTORE_ENCRYPT, why, sizeof(why)) < 0) {
+            ferr_set(err, FERR_PERM, "5.7.1 OpenPGP recipient key unusable: %s", why);
+            rc = FERR_PERM;
+        }
+    }
+    return rc;
+}
+
 /* Fetches a key by fingerprint and applies the keystore's usability rule. */
 static int pgp_get_key(struct pgp *p, const char *fpr, int purpose, gpgme_key_t *key,
                        struct ferr *err)
@@ -262,9 +339,8 @@ int pgp_encrypt(struct pgp *p, int in_fd, const char *const *recipient_keys, siz
         ferr_set(err, FERR_TEMP, "4.3.0 pgp_encrypt: out of memory");
         return FERR_TEMP;
     }
-    for (i = 0; i < n; i++)
-        if ((rc = pgp_get_key(p, recipient_keys[i], KEYSTORE_ENCRYPT, &keys[i], err)) != FERR_OK)
-            goto done;
+    if ((rc = pgp_get_keys(p, recipient_keys, n, keys, err)) != FERR_OK)
+        goto done;
     gpgme_signers_clear(p->ctx);
     if (sign_key && (rc = pgp_set_signer(p, sign_key, err)) != FERR_OK)
         goto done;

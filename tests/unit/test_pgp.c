@@ -101,7 +101,7 @@ static void check_encrypted_structure(const char *out)
     cr_assert(strstr(out, "\r") == NULL, "output must use LF line ends");
 }
 
-static const char *recips[2];
+static const char *recips[4];
 static int nrecips;
 static const char *signer;
 static int in_fd;
@@ -410,4 +410,37 @@ Test(pgp, large_body_sign_and_encrypt_roundtrip)
     free(out);
     free(want);
     free(text);
+}
+
+Test(pgp, several_keys_one_listing_each_bad_key_named)
+{
+    static const char missing[] = "0123456789ABCDEF0123456789ABCDEF01234567";
+    struct ferr err;
+    char *out;
+    int rc;
+
+    in_fd = input_fd(entity, strlen(entity));
+    recips[0] = fpr("alice@example.org");
+    recips[1] = fpr("bob@example.org");
+    recips[2] = missing;
+    nrecips = 3;
+    signer = NULL;
+    out = produce(do_encrypt, &err, &rc);
+    cr_assert_eq(rc, FERR_TEMP);
+    cr_assert_not_null(strstr(err.text, missing), "%s", err.text);
+    free(out);
+    recips[2] = fpr("revoked@example.org");
+    out = produce(do_encrypt, &err, &rc);
+    cr_assert_eq(rc, FERR_PERM);
+    cr_assert_not_null(strstr(err.text, recips[2]), "%s", err.text);
+    free(out);
+    /* the same key twice is fine; bob decrypts */
+    close(in_fd);
+    in_fd = input_fd(entity, strlen(entity));
+    recips[2] = recips[1];
+    out = produce(do_encrypt, &err, &rc);
+    cr_assert_eq(rc, FERR_OK, "%s", err.text);
+    save_armor(out);
+    cr_assert_eq(run(GPG " -o %s/plain --decrypt %s/msg.asc 2>/dev/null", fix, work, work), 0);
+    free(out);
 }
