@@ -64,6 +64,7 @@ const char *proto_attr_name(enum proto_attr a)
 #define PROTO_BUCKETS 64
 #define PROTO_CHAIN 4
 static signed char proto_table[PROTO_BUCKETS][PROTO_CHAIN];
+static unsigned char proto_len[PA_COUNT];
 static int proto_table_ready;
 
 static unsigned proto_hash(const char *name, size_t len)
@@ -80,6 +81,8 @@ static void proto_table_init(void)
     memset(proto_table, -1, sizeof(proto_table));
     for (i = 0; i < PA_COUNT; i++) {
         unsigned h = proto_hash(proto_names[i], strlen(proto_names[i]));
+
+        proto_len[i] = (unsigned char)strlen(proto_names[i]);
 
         for (j = 0; j < PROTO_CHAIN && proto_table[h][j] >= 0; j++)
             ;
@@ -99,7 +102,7 @@ static int proto_lookup(const char *name, size_t len)
         proto_table_init();
     b = proto_table[proto_hash(name, len)];
     for (j = 0; j < PROTO_CHAIN && b[j] >= 0; j++)
-        if (memcmp(proto_names[b[j]], name, len) == 0 && proto_names[b[j]][len] == 0)
+        if (proto_len[b[j]] == len && memcmp(proto_names[b[j]], name, len) == 0)
             return b[j];
     return -1;
 }

@@ -288,3 +288,35 @@ Test(policy_proto, answer_format)
     cr_assert_eq(b.len, 14);
     buf_free(&b);
 }
+
+/* Names of every length and many first/last bytes hit every bucket of the
+ * lookup table; none may be mistaken for a known attribute (and, under ASan,
+ * none may read past a known name). */
+Test(policy_proto, unknown_names_of_every_length_are_ignored)
+{
+    static char text[1 << 16];
+    struct proto_req req;
+    char err[256];
+    size_t len = 0;
+    int n;
+    int c;
+
+    for (n = 1; n <= 30; n++) {
+        for (c = 'a'; c <= 'z'; c += 5) {
+            char name[40];
+
+            memset(name, c, (size_t)n);
+            name[0] = (char)('a' + (n + c) % 26);
+            name[n] = 0;
+            len += (size_t)snprintf(text + len, sizeof(text) - len, "%sX=v\n", name);
+        }
+    }
+    len += (size_t)snprintf(text + len, sizeof(text) - len,
+                            "instancX=1\nsender=ok@x\nserver_porT=1\n\n");
+    cr_assert_eq(scan_all(text, len, err), (ssize_t)len, "%s", err);
+    cr_assert_eq(proto_parse(text, len, &req, err, sizeof(err)), 0, "%s", err);
+    for (n = 0; n < PA_COUNT; n++)
+        if (n != PA_SENDER)
+            cr_assert_null(req.attr[n], "%s set", proto_attr_name(n));
+    cr_assert_str_eq(req.attr[PA_SENDER], "ok@x");
+}
