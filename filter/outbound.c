@@ -406,16 +406,23 @@ static int ob_build(struct ob *o, struct ob_group *g, struct ferr *err)
 
     if ((g->msg = spool_tmpfp(tmp, err)) == NULL)
         return FERR_TEMP;
-    if (g->outcome == OB_PASS) /* unchanged */
+    if (g->outcome == OB_PASS) { /* unchanged but for Bcc fields */
+        if (o->hdr_ok)
+            return xform_passthru(o->fd, &o->hdr, NULL, NULL, g->msg, err);
         return spool_write_range(o->fd, 0, -1, g->msg, err) == FERR_OK && fflush(g->msg) == 0
                    ? FERR_OK
                    : FERR_TEMP;
+    }
     if (g->outcome == OB_NOKEY) { /* hold */
         char why[300];
 
         snprintf(why, sizeof(why), "no usable key for %s%s", g->rcpts[0],
                  g->n > 1 ? " and others" : "");
-        return xform_prepend(o->fd, &o->hdr, "X-Postseal-Hold", why, g->msg, err);
+        if (!o->hdr_ok) {
+            ferr_set(err, FERR_TEMP, "4.6.0 cannot hold a message with a malformed header");
+            return FERR_TEMP;
+        }
+        return xform_passthru(o->fd, &o->hdr, "X-Postseal-Hold", why, g->msg, err);
     }
     rc = FERR_TEMP;
     if ((inner = spool_tmpfp(tmp, err)) == NULL || (ent = spool_tmpfp(tmp, err)) == NULL)

@@ -372,22 +372,25 @@ int xform_outer(int fd, const struct mime_header *h, int obscure_subject, int en
     return FERR_OK;
 }
 
-int xform_prepend(int fd, const struct mime_header *h, const char *name, const char *value,
-                  FILE *out, struct ferr *err)
+int xform_passthru(int fd, const struct mime_header *h, const char *name, const char *value,
+                   FILE *out, struct ferr *err)
 {
     size_t i;
 
     ferr_clear(err);
-    if (fprintf(out, "%s: %s\n", name, value) < 0)
+    if (name != NULL && fprintf(out, "%s: %s\n", name, value) < 0)
         return xf_werr(err), err->code;
-    for (i = 0; i < h->count; i++)
-        if (strcasecmp(h->fields[i].name, name) != 0 &&
-            xf_copy(fd, h->fields[i].off, h->fields[i].end, out, err) < 0)
+    for (i = 0; i < h->count; i++) {
+        const char *n = h->fields[i].name;
+
+        if (strcasecmp(n, "Bcc") == 0 || strcasecmp(n, "Resent-Bcc") == 0 ||
+            (name != NULL && strcasecmp(n, name) == 0))
+            continue;
+        if (xf_copy(fd, h->fields[i].off, h->fields[i].end, out, err) < 0)
             return err->code;
+    }
     /* the blank line and the body as they were */
-    if (h->count > 0 && xf_copy(fd, h->fields[h->count - 1].end, -1, out, err) < 0)
-        return err->code;
-    if (h->count == 0 && xf_copy(fd, h->off, -1, out, err) < 0)
+    if (xf_copy(fd, h->count > 0 ? h->fields[h->count - 1].end : h->off, -1, out, err) < 0)
         return err->code;
     if (fflush(out) == EOF)
         return xf_werr(err), err->code;

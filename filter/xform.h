@@ -37,9 +37,10 @@ int xform_inner(int fd, const struct mime_msg *m, const struct mime_header *h, i
 int xform_outer(int fd, const struct mime_header *h, int obscure_subject, int entity_fd, FILE *out,
                 struct ferr *err);
 
-/* The original message with one header field (e.g. "X-Postseal-Hold: why")
- * put first and any field of that name removed. */
-int xform_prepend(int fd, const struct mime_header *h, const char *name, const char *value,
-                  FILE *out, struct ferr *err);
+/* The original message, byte for byte, without Bcc/Resent-Bcc fields; with
+ * name not NULL, "name: value" is put first and any field of that name
+ * removed. */
+int xform_passthru(int fd, const struct mime_header *h, const char *name, const char *value,
+                   FILE *out, struct ferr *err);
 
 #endif

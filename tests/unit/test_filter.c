@@ -19,7 +19,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define FILTER "filter/postseal-filter"
+/* The program under test: $POSTSEAL_FILTER (e.g. the ASan build), else
+ * filter/postseal-filter of the checkout the tests run in. */
+static const char *filter_prog(void)
+{
+    static char path[600];
+    const char *env = getenv("POSTSEAL_FILTER");
+
+    if (env != NULL && *env)
+        return env;
+    snprintf(path, sizeof(path), "%s/filter/postseal-filter", getenv("PWD") ? getenv("PWD") : ".");
+    return path;
+}
 #define STARTS(s, lit) (strncmp((s), (lit), strlen(lit)) == 0)
 
 static char fx[128];   /* fixture dir with keys, shared by the tests of one run */
@@ -225,9 +236,8 @@ static int run(const char *msg, const char *args, char **err)
 
     snprintf(path, sizeof(path), "%s/in.eml", work);
     spit(path, msg);
-    int st = sh("cd %s/../../.. 2>/dev/null; %s/" FILTER " -c %s/f.ini %s < %s/in.eml "
-                "> %s/stdout 2> %s/stderr",
-                work, getenv("PWD") ? getenv("PWD") : ".", work, args, work, work, work);
+    int st = sh("%s -c %s/f.ini %s < %s/in.eml > %s/stdout 2> %s/stderr", filter_prog(), work, args,
+                work, work, work);
     *err = slurp("%s/stderr", work);
     return st;
 }
@@ -526,6 +536,47 @@ Test(filter, opportunistic_without_key_passes_unchanged)
     free(err), free(msg);
 }
 
+Test(filter, bcc_field_is_never_passed_on)
+{
+    static const char m[] = "From: a@example.com\nTo: x@example.net\nBcc: secret@example.net\n"
+                            "Subject: s\n\nbody\n";
+    char *err, *msg;
+
+    sink_start("");
+    config("encrypt = never\n");
+    cr_assert_eq(run(m, "-f alice@example.com -- x@example.net secret@example.net", &err), 0, "%s",
+                 err);
+    msg = slurp("%s/1.msg", work);
+    cr_assert_str_eq(msg, "From: a@example.com\nTo: x@example.net\nSubject: s\n\nbody\n");
+    free(err), free(msg);
+}
+
+Test(filter, null_sender_cannot_get_a_notice_so_defers)
+{
+    char *err;
+
+    sink_start("");
+    config("encrypt = required\nno_key = notice\n");
+    cr_assert_eq(run(latin_msg, "-f '' -- bob@example.org nokey@example.net", &err), 75);
+    cr_assert(STARTS(err, "4.7.1 encryption required for <nokey@example.net>"), "%s", err);
+    cr_assert_eq(count_msgs(), 0);
+    free(err);
+}
+
+Test(filter, notice_drops_the_recipient_and_tells_the_sender)
+{
+    char *err, *env;
+
+    sink_start("");
+    config("encrypt = required\nno_key = notice\n");
+    cr_assert_eq(run(latin_msg, "-f alice@example.com -- nokey@example.net", &err), 0, "%s", err);
+    cr_assert_eq(count_msgs(), 1);
+    env = slurp("%s/1.env", work);
+    cr_assert(strstr(env, "RCPT TO:<alice@example.com>") != NULL, "%s", env);
+    cr_assert(strstr(env, "nokey") == NULL, "%s", env);
+    free(err), free(env);
+}
+
 Test(filter, already_encrypted_is_not_encrypted_again)
 {
     static const char enc[] = "From: a@example.com\nTo: bob@example.org\nSubject: x\n"
@@ -693,9 +744,9 @@ Test(filter, out_of_disk_is_75)
     spit(cmd, big);
     /* a file size limit stands in for a full disk: writes fail with EFBIG */
     snprintf(cmd, sizeof(cmd),
-             "trap '' XFSZ; ulimit -f 100; " FILTER " -c %s/f.ini -f a@example.com -- "
+             "trap '' XFSZ; ulimit -f 100; %s -c %s/f.ini -f a@example.com -- "
              "b@example.net < %s/in.eml 2> %s/stderr",
-             work, work, work);
+             filter_prog(), work, work, work);
     st = system(cmd);
     err = slurp("%s/stderr", work);
     cr_assert_eq(WEXITSTATUS(st), 75, "%s", err);
