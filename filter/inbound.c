@@ -15,7 +15,8 @@
  * user-facing fields the entity carries itself (RFC 9788 protected headers:
  * Subject, To, Cc, Date, ...; never From or trace fields; HP-Outer dropped).  A message we hold no
  * key for is delivered unchanged.  Policy outcomes: deliver, tag (Subject prefix), hold (file in
- * hold_dir, nothing reinjected), reject (FERR_PERM 5.7.x), defer (FERR_TEMP 4.7.0, status server
+ * hold_dir, nothing reinjected; without hold_dir reinjected with "X-Postseal-Hold:" for Postfix's
+ * header_checks HOLD), reject (FERR_PERM 5.7.x), defer (FERR_TEMP 4.7.0, status server
  * unreachable).  Nothing is written to out unless the result is FERR_OK.
  *
  * Limits: encrypted bodies up to max_decrypt_size bytes; one level of
@@ -812,7 +813,7 @@ static int inbound_is_ours(const struct inbound_ctx *c, const struct mime_field 
     const char *id = c->ic->authserv_id, *v = f->value;
     size_t n;
 
-    if (strcasecmp(f->name, INBOUND_HEADER) == 0)
+    if (strcasecmp(f->name, INBOUND_HEADER) == 0 || strcasecmp(f->name, "X-Postseal-Hold") == 0)
         return 1;
     if (id == NULL || strcasecmp(f->name, "Authentication-Results") != 0)
         return 0;
@@ -820,7 +821,8 @@ static int inbound_is_ours(const struct inbound_ctx *c, const struct mime_field 
     return strncasecmp(v, id, n) == 0 && (v[n] == ';' || v[n] == ' ' || v[n] == '\t' || v[n] == 0);
 }
 
-static int inbound_emit(struct inbound_ctx *c, const char *stamp, int act, FILE *out)
+static int inbound_emit(struct inbound_ctx *c, const char *stamp, int act, const char *reason,
+                        FILE *out)
 {
     const struct mime_header *ent = c->ent_ok ? &c->ent : NULL;
     const char *tag = act == INBOUND_TAG ? c->rule.tag : NULL;
@@ -828,6 +830,18 @@ static int inbound_emit(struct inbound_ctx *c, const char *stamp, int act, FILE 
     size_t i;
 
     fprintf(out, "%s: %s\n", INBOUND_HEADER, stamp);
+    /* hold without hold_dir: Postfix holds it (header_checks HOLD on the
+     * return path, as for [filter] no_key = hold) */
+    if (act == INBOUND_HOLD && c->ic->hold_dir == NULL) {
+        char why[301];
+        size_t j;
+
+        snprintf(why, sizeof(why), "%s", reason[0] ? reason : "policy");
+        for (j = 0; why[j]; j++)
+            if ((unsigned char)why[j] < 0x20 || (unsigned char)why[j] > 0x7e)
+                why[j] = '?';
+        fprintf(out, "X-Postseal-Hold: inbound: %s\n", why);
+    }
     if (c->ic->authserv_id) {
         char ar[600];
         size_t j;
@@ -901,7 +915,7 @@ static int inbound_hold(struct inbound_ctx *c, const char *stamp, struct inbound
             close(fd);
         return FERR_TEMP;
     }
-    if (inbound_emit(c, stamp, INBOUND_HOLD, fp) < 0 || fflush(fp) != 0 || fsync(fd) < 0) {
+    if (inbound_emit(c, stamp, INBOUND_HOLD, "", fp) < 0 || fflush(fp) != 0 || fsync(fd) < 0) {
         ferr_set(err, FERR_TEMP, "4.3.0 inbound: hold: %s: %s", res->held_path, strerror(errno));
         fclose(fp);
         unlink(res->held_path);
@@ -994,12 +1008,16 @@ int inbound_process(const struct inbound_cfg *ic, int fd, off_t start, off_t end
         rc = FERR_TEMP;
         break;
     case INBOUND_HOLD:
-        rc = inbound_hold(&c, res->verify, res, err);
-        if (rc == FERR_OK)
-            log_info("inbound: held as %s", res->held_path);
-        break;
+        if (ic->hold_dir) {
+            rc = inbound_hold(&c, res->verify, res, err);
+            if (rc == FERR_OK)
+                log_info("inbound: held as %s", res->held_path);
+            break;
+        }
+        /* reinjected with X-Postseal-Hold */
+        __attribute__((fallthrough));
     default:
-        if (inbound_emit(&c, res->verify, act, out) < 0 || fflush(out) != 0) {
+        if (inbound_emit(&c, res->verify, act, reason, out) < 0 || fflush(out) != 0) {
             ferr_set(err, FERR_TEMP, "4.3.0 inbound: write error: %s", strerror(errno));
             rc = FERR_TEMP;
         }

@@ -13,7 +13,7 @@
 enum inbound_action {
     INBOUND_DELIVER, /* deliver with the result header */
     INBOUND_TAG,     /* deliver, Subject prefixed with the rule's tag */
-    INBOUND_HOLD,    /* keep the message in hold_dir, deliver nothing */
+    INBOUND_HOLD,    /* file in hold_dir (held_path set), or reinjected with X-Postseal-Hold */
     INBOUND_REJECT,  /* 69, 5.7.x */
     INBOUND_DEFER,   /* 75, 4.7.x */
 };
@@ -43,9 +43,9 @@ int inbound_is_inbound(const struct inbound_cfg *icfg, const char *sender, const
 
 /* What happened, for logging by the caller. */
 struct inbound_result {
-    enum inbound_action action; /* INBOUND_HOLD: message stored, do not reinject */
+    enum inbound_action action; /* INBOUND_HOLD + held_path: stored, do not reinject */
     char verify[400];           /* the X-Postseal-Verify value that was stamped */
-    char held_path[256];        /* INBOUND_HOLD: where the message is */
+    char held_path[256];        /* INBOUND_HOLD with hold_dir: where the message is */
 };
 
 /* Processes the message stored in fd between offsets start and end (header

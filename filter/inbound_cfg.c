@@ -440,19 +440,6 @@ struct inbound_cfg *inbound_cfg_load(const struct cfg *cfg, struct cfg_diag *dia
         ic->defaults.on_decrypt_fail = INBOUND_DELIVER;
     if (ic->defaults.tag == NULL)
         ic->defaults.tag = strdup("[UNVERIFIED]");
-    for (i = 0; i < ic->n_rules; i++) {
-        const struct inbound_rule *r = &ic->rules[i];
-        int hold = r->on_fail == INBOUND_HOLD || r->on_unreachable == INBOUND_HOLD ||
-                   r->on_decrypt_fail == INBOUND_HOLD;
-
-        if (hold && ic->hold_dir == NULL)
-            cfg_error(diag, r->line, "[inbound rule %s]: hold needs hold_dir in [inbound]",
-                      r->name);
-    }
-    if ((ic->defaults.on_fail == INBOUND_HOLD || ic->defaults.on_unreachable == INBOUND_HOLD ||
-         ic->defaults.on_decrypt_fail == INBOUND_HOLD) &&
-        ic->hold_dir == NULL)
-        cfg_error(diag, 0, "[inbound]: hold needs hold_dir");
     if (ic->path == NULL || ic->defaults.tag == NULL)
         cfg_error(diag, 0, "out of memory");
     if (diag->errors != errors) {

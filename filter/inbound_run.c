@@ -4,8 +4,9 @@
  * reinjected with [filter] reinjection settings, once, for all recipients.
  *
  * Contract: reinjection happens only after inbound_process returned
- * FERR_OK; a held message (INBOUND_HOLD) is not reinjected (it is in
- * hold_dir); every failure is FERR_TEMP or FERR_PERM with err set.
+ * FERR_OK; a message held in hold_dir is not reinjected (one held
+ * without hold_dir carries X-Postseal-Hold for Postfix); every failure is FERR_TEMP or FERR_PERM
+ * with err set.
  */
 #include <stdio.h>
 
@@ -27,13 +28,13 @@ int inbound_run(const struct fconf *fc, const struct inbound_cfg *ic, int fd, of
     rc = inbound_process(ic, fd, 0, size, sender, rcpts, n, tmp, &res, err);
     if (dry_run) {
         fprintf(out, "inbound: X-Postseal-Verify: %s\n", res.verify);
-        if (rc == FERR_OK && res.action == INBOUND_HOLD)
+        if (rc == FERR_OK && res.action == INBOUND_HOLD && res.held_path[0])
             fprintf(out, "inbound: held as %s\n", res.held_path);
         else if (rc != FERR_OK)
             fprintf(out, "inbound: exit %d: %s\n", ferr_exit_code(rc), err->text);
         else if (fseeko(tmp, 0, SEEK_SET) == 0)
             rc = spool_write_range(fileno(tmp), 0, -1, out, err);
-    } else if (rc == FERR_OK && res.action != INBOUND_HOLD) {
+    } else if (rc == FERR_OK && !(res.action == INBOUND_HOLD && res.held_path[0])) {
         if (fflush(tmp) != 0) {
             ferr_set(err, FERR_TEMP, "4.3.0 inbound: temp file write error");
             rc = FERR_TEMP;

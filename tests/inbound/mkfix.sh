@@ -81,7 +81,7 @@ q openssl ca -config ca.cnf -gencrl -crl_lastupdate 20200101000000Z -crl_nextupd
 chmod 644 *.pem www/ca.crl www-stale/ca.crl
 
 # ---- messages ----
-hdr() { printf 'From: %s\nTo: bob@local.example\nSubject: %s\nDate: Mon, 23 Nov 2026 06:00:00 +0000\nMessage-ID: <%s@ext.example>\nX-Postseal-Verify: valid; forged=yes\nAuthentication-Results: gw.local.example; smime=pass (forged)\nAuthentication-Results: mx.other.example; dkim=pass\n' "$1" "$2" "$2"; }
+hdr() { printf 'From: %s\nTo: bob@local.example\nSubject: %s\nDate: Mon, 23 Nov 2026 06:00:00 +0000\nMessage-ID: <%s@ext.example>\nX-Postseal-Verify: valid; forged=yes\nAuthentication-Results: gw.local.example; smime=pass (forged)\nAuthentication-Results: mx.other.example; dkim=pass\nX-Postseal-Hold: forged\n' "$1" "$2" "$2"; }
 lf() { sed 's/\r$//'; }
 printf 'Content-Type: text/plain; charset=us-ascii\r\n\r\nHello Bob,\r\nthe secret plan is ready.\r\n-- \r\nAlice\r\n' >entity.txt
 smime_sign() { # signer from name [opts]

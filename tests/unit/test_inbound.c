@@ -28,7 +28,8 @@ static char home[600]; /* per-test copy of the gateway's GnuPG home */
 static int port_ocsp, port_http, port_hang, port_badocsp;
 static pid_t servers[4];
 static int nservers;
-static char *outs[8]; /* outputs of run(), freed by teardown */
+static char *outs[8];       /* outputs of run(), freed by teardown */
+static int run_no_hold_dir; /* run(): leave hold_dir out */
 static int nouts;
 
 static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -168,8 +169,9 @@ static void run(const char *name, const char *sender, const char *extra, struct 
     snprintf(text, sizeof(text),
              "[inbound]\nlocal_domains = local.example\ngnupg_home = %s\n"
              "smime_keypair = %s/bob.key %s/bob.pem\nca_file = %s/ca.pem\n"
-             "keyserver = http://127.0.0.1:%d\nstatus_timeout = 2s\nhold_dir = %s/hold.%d\n%s\n",
-             home, fx, fx, fx, port_http, fx, (int)getpid(), extra ? extra : "");
+             "keyserver = http://127.0.0.1:%d\nstatus_timeout = 2s\n%s%s/hold.%d\n%s\n",
+             home, fx, fx, fx, port_http, run_no_hold_dir ? "# hold_dir = " : "hold_dir = ", fx,
+             (int)getpid(), extra ? extra : "");
     cr_assert_not_null(fp = fopen(ini, "w"));
     fputs(text, fp);
     fclose(fp);
@@ -952,4 +954,22 @@ Test(inbound, big_pgp_decrypted_in_bounded_memory, .timeout = 120)
              fx, (int)getpid());
     kb = run_big("big-pgp", make);
     cr_assert_lt(kb, 24 * 1024, "max RSS %ld KB for a 25 MB PGP/MIME message", kb);
+}
+
+Test(inbound, hold_without_hold_dir_marks_for_postfix)
+{
+    struct run r;
+
+    start("www");
+    run_no_hold_dir = 1;
+    run("pgp-enc-uma", "uma@ext.example", "require = trusted\non_fail = hold", &r);
+    cr_assert_eq(r.rc, FERR_OK, "%s", r.err.text);
+    cr_assert_eq(r.res.action, INBOUND_HOLD);
+    cr_assert_str_eq(r.res.held_path, "");
+    cr_assert(strstr(r.out, "\nX-Postseal-Hold: inbound: signer not trusted: key ") != NULL, "%s",
+              r.out);
+    HAS(r, "the secret plan is ready");
+    /* an X-Postseal-Hold from outside is removed like the result header */
+    run("plain", "alice@ext.example", NULL, &r);
+    HASNT(r, "X-Postseal-Hold");
 }

@@ -108,10 +108,9 @@ Test(inbound_cfg, world_readable_private_key_refused)
     unlink(key);
 }
 
-Test(inbound_cfg, hold_needs_hold_dir)
+Test(inbound_cfg, hold_dir_must_be_absolute)
 {
-    refused("[inbound]\n[inbound rule q]\non_fail = hold\n", 3,
-            "[inbound rule q]: hold needs hold_dir in [inbound]");
+    refused("[inbound]\nhold_dir = spool/hold\n", 2, "hold_dir: must be an absolute path");
 }
 
 Test(inbound_cfg, timeout_range)
