@@ -164,6 +164,23 @@ is "gateway: zoe@example.net gets the domain key" 0 "$RC"
 file_has "gateway: it is the gateway's key" "$OUT" \
     "found OpenPGP key $(cat "$DATA/openpgp-gateway.fpr") \(domain gateway key of <openpgp-gateway@example.net>\)"
 
+# --- configured domain keys: [keys domain D] pgp_key / smime_cert
+conf domain "smime_ca_file = $DATA/ca.pem" \
+    "[keys domain example.com]" "pgp_key = $(cat "$DATA/openpgp-gateway.fpr")" \
+    "[keys domain example.net]" "smime_cert = $DATA/gwcert.pem"
+gpg --homedir "$E2E_DIR/domain.gnupg" --batch --quiet --import "$DATA/openpgp-gateway.pgp" 2>/dev/null
+lookup domain anyone@example.com
+is "domain pgp_key: used for anyone@example.com" 0 "$RC"
+file_has "domain pgp_key: the configured key, as gateway key" "$OUT" \
+    "found OpenPGP key $(cat "$DATA/openpgp-gateway.fpr") \(domain gateway key"
+file_has "domain pgp_key: from the config" "$OUT" "from: \[keys domain example.com\] pgp_key"
+lookup domain anyone@example.net
+is "domain smime_cert: used for anyone@example.net" 0 "$RC"
+file_has "domain smime_cert: the gateway certificate" "$OUT" \
+    "found S/MIME certificate .*CN=gwcert.* \(domain gateway certificate\)"
+lookup domain anyone@example.org
+is "no domain key for example.org" 69 "$RC"
+
 # --- HKP and VKS
 lookup ks carol@example.net
 is "hkp: carol found" 0 "$RC"
