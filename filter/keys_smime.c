@@ -72,29 +72,57 @@ static void keys_cert_name(X509 *cert, char *buf, size_t len)
     X509_NAME_oneline(X509_get_subject_name(cert), buf, (int)len);
 }
 
+/* The certificate's mail addresses as RFC 8550 says: the SAN rfc822Names,
+ * or the subject emailAddress values when the SAN has none.  1 when addr is
+ * one of them (ASCII case-insensitive, as the key store compares); list
+ * receives them for the error text. */
+static int keys_cert_has_email(X509 *cert, const char *addr, char *list, size_t len)
+{
+    GENERAL_NAMES *gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+    X509_NAME *subj = X509_get_subject_name(cert);
+    int i, n = 0, match = 0;
+
+    list[0] = 0;
+    for (i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+        const char *e;
+
+        if (g->type != GEN_EMAIL)
+            continue;
+        e = (const char *)ASN1_STRING_get0_data(g->d.rfc822Name);
+        n++;
+        if ((size_t)ASN1_STRING_length(g->d.rfc822Name) == strlen(e) && strcasecmp(e, addr) == 0)
+            match = 1;
+        if (strlen(list) + strlen(e) + 3 < len)
+            snprintf(list + strlen(list), len - strlen(list), "%s%s", list[0] ? ", " : "", e);
+    }
+    GENERAL_NAMES_free(gens);
+    if (n > 0)
+        return match;
+    for (i = X509_NAME_get_index_by_NID(subj, NID_pkcs9_emailAddress, -1); i >= 0;
+         i = X509_NAME_get_index_by_NID(subj, NID_pkcs9_emailAddress, i)) {
+        ASN1_STRING *v = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i));
+        const char *e = (const char *)ASN1_STRING_get0_data(v);
+
+        if ((size_t)ASN1_STRING_length(v) == strlen(e) && strcasecmp(e, addr) == 0)
+            match = 1;
+        if (strlen(list) + strlen(e) + 3 < len)
+            snprintf(list + strlen(list), len - strlen(list), "%s%s", list[0] ? ", " : "", e);
+    }
+    return match;
+}
+
 int keys_smime_check(struct keys *k, X509 *cert, STACK_OF(X509) * chain, const char *addr,
                      char *why, size_t whylen)
 {
     char name[256], emails[256] = "";
-    STACK_OF(OPENSSL_STRING) * em;
     X509_STORE_CTX *ctx;
     X509_STORE *store;
     uint32_t flags;
-    int i, rc;
+    int rc;
 
     keys_cert_name(cert, name, sizeof(name));
-    if (addr != NULL && X509_check_email(cert, addr, strlen(addr), 0) != 1) {
-        em = X509_get1_email(cert);
-        for (i = 0; i < sk_OPENSSL_STRING_num(em); i++) {
-            const char *e = sk_OPENSSL_STRING_value(em, i);
-
-            if (strlen(emails) + strlen(e) + 3 < sizeof(emails)) {
-                if (emails[0])
-                    strcat(emails, ", ");
-                strcat(emails, e);
-            }
-        }
-        X509_email_free(em);
+    if (addr != NULL && !keys_cert_has_email(cert, addr, emails, sizeof(emails))) {
         snprintf(why, whylen, "certificate %s is for %s, not %s", name,
                  emails[0] ? emails : "no mail address", addr);
         return KR_NONE;

@@ -5,10 +5,10 @@
 # under DIR/www, a test CA with S/MIME certificates (good, other address,
 # wrong EKU, no keyEncipherment, untrusted issuer) and an HTTPS server
 # certificate for the local key server.  Idempotent: does nothing when
-# DIR/done exists.  Needs gpg, openssl.
+# DIR/done.2 exists (bump the number when the data changes).  Needs gpg, openssl.
 set -eu
 D=${1:-tests/work/keys-data}
-[ -f "$D/done" ] && exit 0
+[ -f "$D/done.2" ] && exit 0
 rm -rf "$D"
 mkdir -p "$D/src" "$D/www"
 chmod 700 "$D/src"
@@ -71,9 +71,19 @@ cert bobku ca bob@example.org bob@example.org "digitalSignature" emailProtection
 cert bobevil evilca bob@example.org bob@example.org "digitalSignature,keyEncipherment" emailProtection
 cert erinku ca erin@example.org erin@example.org "digitalSignature" emailProtection
 cert ginaevil evilca gina@example.org gina@example.org "digitalSignature,keyEncipherment" emailProtection
+# subject says bob, the SAN says someone else: the SAN decides
+printf 'basicConstraints=CA:FALSE\nkeyUsage=keyEncipherment\nextendedKeyUsage=emailProtection\nsubjectAltName=email:carl@example.org\n' >bobsan.ext
+$O req -newkey rsa:2048 -nodes -keyout bobsan.key -out bobsan.csr -subj "/CN=bobsan/emailAddress=bob@example.org" 2>/dev/null
+$O x509 -req -in bobsan.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 365 -extfile bobsan.ext -out bobsan.pem 2>/dev/null
+$O x509 -in bobsan.pem -outform DER -out bobsan.der
+# no SAN at all: the subject emailAddress counts
+$O req -newkey rsa:2048 -nodes -keyout bobsubj.key -out bobsubj.csr -subj "/CN=bobsubj/emailAddress=Bob@Example.org" 2>/dev/null
+printf 'basicConstraints=CA:FALSE\nkeyUsage=keyEncipherment\n' >bobsubj.ext
+$O x509 -req -in bobsubj.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 365 -extfile bobsubj.ext -out bobsubj.pem 2>/dev/null
+$O x509 -in bobsubj.pem -outform DER -out bobsubj.der
 cert gwcert ca smime-gateway@example.net smime-gateway@example.net "keyEncipherment" emailProtection
 printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:openpgpkey.example.org,DNS:example.org,DNS:example.net,DNS:openpgpkey.example.net,DNS:keys.test,IP:127.0.0.1\n' >server.ext
 $O req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=keys.test" 2>/dev/null
 $O x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 365 \
     -extfile server.ext -out server.pem 2>/dev/null
-touch done
+touch done.2

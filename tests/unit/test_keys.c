@@ -356,6 +356,8 @@ Test(keys, smime_certificate_checks)
         {"bobeku", "extended key usage lacks emailProtection"},
         {"bobku", "key usage does not allow keyEncipherment"},
         {"bobevil", "chain does not verify"},
+        {"bobsan", "is for carl@example.org, not bob@example.org"},
+        {"bobsubj", NULL}, /* no SAN: subject emailAddress, any case */
     };
     struct keys *k = ctx();
     char why[1024];
