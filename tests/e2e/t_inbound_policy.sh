@@ -1,0 +1,105 @@
+#!/bin/bash
+# Inbound policy outcomes and EFAIL protection through a real Postfix
+# (messages from openssl cms and gpg, tests/inbound/mkfix.sh):
+#  - expired signer certificate: delivered with the Subject tagged;
+#  - signer mismatch (From mallory, signed by alice): tagged, header says so;
+#  - unknown OpenPGP signer fetched from the keyserver, rule requires
+#    "trusted": held in hold_dir, nothing delivered;
+#  - EFAIL: an encrypted part next to an attacker's HTML part is delivered
+#    as it came (never decrypted), with a note in the header;
+#  - OpenPGP without integrity protection (no MDC): not decrypted, no
+#    plaintext delivered;
+#  - unsigned mail from a domain whose rule requires a signature: bounced.
+. "$(dirname "$0")/lib.sh"
+
+need_prog "$POSTSEAL_FILTER"
+OP=$(e2e_port 1)
+HP=$(e2e_port 2)
+FX=$E2E_DIR/fx
+sh "$E2E_ROOT/tests/inbound/mkfix.sh" "$FX" "$OP" "$HP" || e2e_die "fixtures (mkfix.sh) failed"
+chmod -R a+rX "$FX"
+chown nobody:nogroup "$FX/bob.key" && chmod 600 "$FX/bob.key"
+chown -R nobody:nogroup "$FX/gpg-gw" && chmod 700 "$FX/gpg-gw"
+rm -f "$FX"/gpg-gw/S.* 2>/dev/null
+mkdir -p "$E2E_DIR/hold" && chown nobody:nogroup "$E2E_DIR/hold" && chmod 700 "$E2E_DIR/hold"
+
+e2e_file filter.ini <<EOF >/dev/null
+[filter]
+reinject = 127.0.0.1:$((PS_PORT_BASE + 1))
+[inbound]
+local_domains = local.example
+gnupg_home = $FX/gpg-gw
+smime_keypair = $FX/bob.key $FX/bob.pem
+ca_file = $FX/ca.pem
+keyserver = http://127.0.0.1:$HP
+status_timeout = 3s
+hold_dir = $E2E_DIR/hold
+tag = [UNVERIFIED]
+[inbound rule uma]
+sender_domain = uma.example
+require = trusted
+on_fail = hold
+[inbound rule signed-only]
+sender_domain = bank.example
+verify = required
+on_fail = reject
+EOF
+ok "postseal-filter accepts the config (--check)" "$POSTSEAL_FILTER" -c "$E2E_DIR/filter.ini" --check
+
+daemon_start ocsp "inet:$OP" python3 "$E2E_ROOT/tests/inbound/httpd.py" "$OP" "$FX/www" \
+    --ocsp "$FX" ocsp || e2e_die "OCSP responder did not start"
+daemon_start www "inet:$HP" python3 "$E2E_ROOT/tests/inbound/httpd.py" "$HP" "$FX/www" ||
+    e2e_die "CRL/keyserver HTTP server did not start"
+
+pf_new mx
+pf_filter mx "$E2E_DIR/filter.ini"
+pf_start mx
+
+send() { # FROM TO MESSAGE
+    smtp_send mx --from "$1" --to "$2" --data "@$FX/msg/$3.eml"
+    is "$3 accepted" 250 "$(smtp_code '\.')"
+}
+
+send erin@ext.example erin-rcpt@local.example smime-signed-erin
+ok "expired: delivered" mail_wait mx erin-rcpt@local.example
+m=$(mail_last mx erin-rcpt@local.example)
+file_has "expired: result header" "$m" '^X-Postseal-Verify: expired; method=smime; signer="erin@ext.example"'
+file_has "expired: Subject tagged" "$m" '^Subject: \[UNVERIFIED\] '
+
+send mallory@ext.example mm-rcpt@local.example smime-signed-mismatch
+ok "mismatch: delivered" mail_wait mx mm-rcpt@local.example
+m=$(mail_last mx mm-rcpt@local.example)
+file_has "mismatch: result header" "$m" \
+    '^X-Postseal-Verify: signer-mismatch; .*reason="signer mismatch: signed by alice@ext\.example, From is mallory@ext\.example"'
+file_has "mismatch: Subject tagged" "$m" '^Subject: \[UNVERIFIED\] '
+
+send uma@uma.example uma-rcpt@local.example pgp-enc-uma
+pf_settle mx
+is "untrusted signer held: nothing delivered" 0 "$(mail_count mx uma-rcpt@local.example)"
+held=$(ls "$E2E_DIR/hold"/*.eml 2>/dev/null | head -n 1)
+ok "untrusted signer held: a file in hold_dir" test -s "$held"
+[ -n "$held" ] && file_has "the held copy is decrypted and says why" "$held" \
+    '^X-Postseal-Verify: untrusted; method=pgp; signer="uma@ext\.example"; status=good \(keyserver\); decrypt=pgp; rule=uma; action=hold'
+is "nothing queued for the held message" 0 "$(pf_queue_count mx)"
+
+send alice@ext.example efail-rcpt@local.example efail
+ok "EFAIL message delivered" mail_wait mx efail-rcpt@local.example
+m=$(mail_last mx efail-rcpt@local.example)
+file_has "EFAIL: header notes the part left encrypted" "$m" 'note="encrypted part below the top level left encrypted \(EFAIL protection\)"'
+file_lacks "EFAIL: no plaintext spliced in" "$m" 'secret plan'
+file_has "EFAIL: the encrypted part is still there" "$m" '^-----BEGIN PGP MESSAGE-----'
+
+send alice@ext.example nomdc-rcpt@local.example pgp-nomdc
+ok "no-MDC message delivered (as it came)" mail_wait mx nomdc-rcpt@local.example
+m=$(mail_last mx nomdc-rcpt@local.example)
+file_has "no-MDC: refused to decrypt" "$m" 'decrypt=failed \(pgp: OpenPGP data without integrity protection \(no MDC\) refused\)'
+file_lacks "no-MDC: no plaintext delivered" "$m" 'secret plan'
+
+smtp_send mx --from teller@bank.example --to unsigned-rcpt@local.example --data "@$FX/msg/plain.eml"
+is "unsigned from bank.example accepted by smtpd" 250 "$(smtp_code '\.')"
+ok "unsigned from bank.example: bounced to the sender" mail_wait mx teller@bank.example
+file_has "bounce says a signature is required" "$(mail_last mx teller@bank.example)" \
+    '^Diagnostic-Code: x-unix; message is not signed \(signature required\)'
+pf_settle mx
+is "nothing delivered for the unsigned message" 0 "$(mail_count mx unsigned-rcpt@local.example)"
+is "nothing left in the queue" 0 "$(pf_queue_count mx)"
