@@ -12,7 +12,8 @@
  * gnupg_home) or an S/MIME certificate that passed every check; KEYS_NONE
  * with the reasons; KEYS_TEMP when any lookup failed in a way that may heal
  * (timeout, server down), because a key might exist: the message must stay
- * queued.  on_failure = ignore turns KEYS_TEMP into KEYS_NONE (opportunistic
+ * queued.  on_failure = ignore, or KEYS_OPPORTUNISTIC from a caller whose
+ * policy sends in clear anyway, turns KEYS_TEMP into KEYS_NONE (opportunistic
  * setups).  Temporary failures are never cached.  A cache that cannot be
  * opened is logged and the lookup goes on without it.
  *
@@ -447,7 +448,7 @@ int keys_find(struct keys *k, const char *address, unsigned want, struct keys_re
 {
     char local[128], domain[256], addr[KEYS_ADDR_MAX + 1], gw[KEYS_ADDR_MAX + 1];
     struct keys_domain *d;
-    int rc;
+    int rc, temp = 0, ignore = k->on_failure_ignore || (want & KEYS_OPPORTUNISTIC);
 
     memset(res, 0, sizeof(*res));
     ferr_clear(err);
@@ -463,8 +464,9 @@ int keys_find(struct keys *k, const char *address, unsigned want, struct keys_re
     rc = keys_find_addr(k, addr, want, res, res->why, sizeof(res->why));
     if (rc == KR_FOUND)
         return KEYS_FOUND;
-    if (rc == KR_TEMP && !k->on_failure_ignore)
+    if (rc == KR_TEMP && !ignore)
         goto temp;
+    temp |= rc == KR_TEMP;
 
     /* No personal key: the domain's gateway key, if any. */
     d = keys_domain_of(k, domain);
@@ -473,8 +475,9 @@ int keys_find(struct keys *k, const char *address, unsigned want, struct keys_re
         rc = keys_domain_static(k, d, want, res, res->why, sizeof(res->why));
         if (rc == KR_FOUND)
             goto gateway;
-        if (rc == KR_TEMP && !k->on_failure_ignore)
+        if (rc == KR_TEMP && !ignore)
             goto temp;
+        temp |= rc == KR_TEMP;
         if (d->gateway_address != NULL)
             snprintf(gw, sizeof(gw), "%s", d->gateway_address);
     }
@@ -487,9 +490,13 @@ int keys_find(struct keys *k, const char *address, unsigned want, struct keys_re
             snprintf(res->keyaddr, sizeof(res->keyaddr), "%s", gw);
             goto gateway;
         }
-        if (rc == KR_TEMP && !k->on_failure_ignore)
+        if (rc == KR_TEMP && !ignore)
             goto temp;
+        temp |= rc == KR_TEMP;
     }
+    if (temp)
+        keys_note(k, "temporary failures count as no key (%s)",
+                  k->on_failure_ignore ? "on_failure = ignore" : "opportunistic policy");
     return KEYS_NONE;
 gateway:
     res->gateway = 1;

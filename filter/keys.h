@@ -10,8 +10,10 @@
 
 struct keys;
 
-/* What the caller can use (bit mask). */
-enum { KEYS_PGP = 1, KEYS_SMIME = 2 };
+/* What the caller can use (bit mask), plus KEYS_OPPORTUNISTIC: the policy
+ * sends in clear when there is no key, so a lookup that failed temporarily
+ * counts as "no key" (KEYS_NONE, reason kept) instead of KEYS_TEMP. */
+enum { KEYS_PGP = 1, KEYS_SMIME = 2, KEYS_OPPORTUNISTIC = 4 };
 
 /* keys_find() outcomes. */
 enum { KEYS_FOUND = 0, KEYS_NONE = 1, KEYS_TEMP = 75 };
@@ -39,7 +41,7 @@ const char *keys_gnupg_home(const struct keys *k);
  * then the recipient domain's gateway key.  KEYS_FOUND fills res;
  * KEYS_NONE: nothing usable (res->why says why); KEYS_TEMP: a lookup timed
  * out or a server failed (err holds "4.7.0 ..."; with on_failure = ignore
- * such failures count as KEYS_NONE instead). */
+ * or KEYS_OPPORTUNISTIC such failures count as KEYS_NONE instead). */
 int keys_find(struct keys *k, const char *address, unsigned want, struct keys_result *res,
               struct ferr *err);
 void keys_result_clear(struct keys_result *res);

@@ -155,7 +155,11 @@ static int ob_find_key(struct ob *o, struct ob_rcpt *r, struct ferr *err)
         int m = r->d.methods[i];
 
         memset(&res, 0, sizeof(res));
-        rc = keys_find(o->keys, r->addr, m == FC_METH_PGP ? KEYS_PGP : KEYS_SMIME, &res, err);
+        /* opportunistic: a failed lookup means "no key", not "try later" */
+        rc = keys_find(o->keys, r->addr,
+                       (m == FC_METH_PGP ? KEYS_PGP : KEYS_SMIME) |
+                           (r->d.encrypt == FC_ENC_OPPORTUNISTIC ? KEYS_OPPORTUNISTIC : 0),
+                       &res, err);
         if (rc == KEYS_TEMP) {
             keys_result_clear(&res);
             if (err->code == FERR_OK)

@@ -3,8 +3,9 @@
 # keys are NOT in the local store arrives encrypted to the key found on a
 # server (OpenPGP by WKD from the local HTTPS key server, S/MIME from slapd),
 # proven by decrypting the delivered mail with gpg and openssl cms.  A
-# recipient whose key server is down stays queued (4.7.0, deferred), and a
-# second message does not query the server again.
+# recipient whose key server is down stays queued (4.7.0, deferred) where
+# encryption is required and goes out as it is where the policy is
+# opportunistic, and a second message does not query the server again.
 . "$(dirname "$0")/lib.sh"
 
 need_prog "$POSTSEAL_FILTER"
@@ -52,6 +53,10 @@ no_key = bounce
 recipient = bob@example.org
 method = smime
 
+[filter rule opportunistic]
+recipient_domain = opp.example
+encrypt = opportunistic
+
 [keys]
 methods = wkd, ldap
 cache_file = $E2E_DIR/cache/keys.mdb
@@ -60,6 +65,7 @@ smime_ca_file = $DATA/ca.pem
 timeout = 3s
 connect_to = openpgpkey.example.org:443:127.0.0.1:$HTTPS
 connect_to = openpgpkey.down.example:443:127.0.0.1:$DOWN
+connect_to = openpgpkey.opp.example:443:127.0.0.1:$DOWN
 
 [keys ldap test]
 uri = ldap://127.0.0.1:$LDAPP
@@ -122,3 +128,10 @@ like "zed: the reason is a temporary key lookup failure" \
     "$(pf_queue_reasons mx)"
 file_has "zed: Postfix logged dsn=4.7.0, deferred" "$(pf_log mx)" \
     "to=<zed@down.example>.*dsn=4\.7\.0, status=deferred \(key lookup"
+
+# --- the same failure where the policy is opportunistic: sent as it is
+smtp_send mx --to amy@opp.example --body "opportunistic body"
+is "amy: accepted" 250 "$(smtp_code '\.')"
+ok "amy: delivered (opportunistic: a failed lookup means no key)" mail_wait mx amy@opp.example
+file_has "amy: in clear, as the policy allows" "$(mail_last mx amy@opp.example)" "opportunistic body"
+is "amy: not deferred" 1 "$(pf_queue_count mx deferred)"
