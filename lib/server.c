@@ -397,6 +397,7 @@ static int server_process(struct server *srv, struct server_conn *c)
         if (used == 0)
             break;
         buf_consume(&c->in, (size_t)used);
+        c->partial = 0; /* progress: the pending rest starts its own clock */
     }
     return 0;
 }
@@ -532,10 +533,10 @@ static void server_timeouts(struct server *srv, time_t now)
     while (c != NULL) {
         struct server_conn *next = c->next;
 
-        if (c->partial && now - c->partial >= srv->lim.request_timeout)
-            server_close_conn(srv, c, "timeout: request not completed in time (slow client)");
-        else if (c->out_since && now - c->out_since >= srv->lim.request_timeout)
+        if (c->out_since && now - c->out_since >= srv->lim.request_timeout)
             server_close_conn(srv, c, "timeout: peer does not read its answers");
+        else if (c->partial && now - c->partial >= srv->lim.request_timeout)
+            server_close_conn(srv, c, "timeout: request not completed in time (slow client)");
         else if (!c->partial && !c->out_since && now - c->last >= srv->lim.idle_timeout)
             server_close_conn(srv, c, "idle timeout");
         c = next;

@@ -133,13 +133,16 @@ static void start(const char *extra)
     cr_assert_fail("daemon %s did not start", binary());
 }
 
+/* The last 256 KiB of the daemon's log. */
 static char *read_log(void)
 {
-    static char text[1 << 16];
+    static char text[1 << 18];
     FILE *fp = fopen(logpath, "r");
     size_t n = 0;
 
     if (fp) {
+        if (fseek(fp, -(long)(sizeof(text) - 1), SEEK_END) < 0)
+            rewind(fp);
         n = fread(text, 1, sizeof(text) - 1, fp);
         fclose(fp);
     }
@@ -604,5 +607,124 @@ Test(daemon, tcp_listener)
     request(req, sizeof(req), 1, 1, "t.1.1.0");
     send_all(fd, req, strlen(req));
     cr_assert_str_eq(read_answer(fd, 5000), "action=DUNNO\n\n");
+    close(fd);
+}
+
+Test(daemon, max_connections_closes_the_extra_ones)
+{
+    char req[1024];
+    int a;
+    int b;
+    int c;
+
+    write_ini("[policy]\nmax_connections = 2\n");
+    start(NULL); /* start() connects and closes once to probe */
+    usleep(100000);
+    cr_assert_geq(a = connect_unix(), 0);
+    cr_assert_geq(b = connect_unix(), 0);
+    request(req, sizeof(req), 1, 1, "m.1.1.0");
+    send_all(a, req, strlen(req));
+    cr_assert_str_eq(read_answer(a, 5000), "action=DUNNO\n\n");
+    send_all(b, req, strlen(req));
+    cr_assert_str_eq(read_answer(b, 5000), "action=DUNNO\n\n");
+    cr_assert_geq(c = connect_unix(), 0); /* the kernel accepts; the server closes */
+    cr_assert(closed_by_server(c, 5000), "third connection not closed");
+    send_all(a, req, strlen(req));
+    cr_assert_str_eq(read_answer(a, 5000), "action=DUNNO\n\n");
+    cr_assert(strstr(read_log(), "too many connections (max_connections 2)") != NULL, "%s",
+              read_log());
+    close(a);
+    close(b);
+    close(c);
+}
+
+Test(daemon, idle_connections_are_closed)
+{
+    char req[1024];
+    int fd;
+
+    write_ini("[policy]\nidle_timeout = 1s\n");
+    start(NULL);
+    cr_assert_geq(fd = connect_unix(), 0);
+    request(req, sizeof(req), 1, 1, "i.1.1.0");
+    send_all(fd, req, strlen(req));
+    cr_assert_str_eq(read_answer(fd, 5000), "action=DUNNO\n\n");
+    cr_assert(closed_by_server(fd, 4000), "idle connection kept");
+    close(fd);
+    cr_assert(strstr(read_log(), "idle timeout") != NULL, "%s", read_log());
+}
+
+Test(daemon, peer_that_does_not_read_answers_is_dropped_others_served)
+{
+    char req[1024];
+    int good;
+    int deaf;
+    int i;
+    int st;
+    pid_t writer;
+
+    write_ini(policy_ini); /* request_timeout = 2s */
+    start(NULL);
+    cr_assert_geq(good = connect_unix(), 0);
+    cr_assert_geq(deaf = connect_unix(), 0);
+    /* a writer that pipelines 20000 requests and never reads an answer: the
+     * answers fill the socket, then the server's bounded output buffer */
+    writer = fork();
+    cr_assert_geq(writer, 0);
+    if (writer == 0) {
+        request(req, sizeof(req), 1, 1, "d.1.1.0");
+        for (i = 0; i < 20000; i++)
+            if (write(deaf, req, strlen(req)) < 0)
+                _exit(0);
+        _exit(1);
+    }
+    request(req, sizeof(req), 2, 1, "g.1.1.0");
+    for (i = 0; i < 20; i++) {
+        send_all(good, req, strlen(req));
+        cr_assert_str_eq(read_answer(good, 1000), "action=DUNNO\n\n");
+        usleep(50000);
+    }
+    waitpid(writer, &st, 0);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the server never closed the deaf peer");
+    send_all(good, req, strlen(req));
+    cr_assert_str_eq(read_answer(good, 1000), "action=DUNNO\n\n");
+    cr_assert(strstr(read_log(), "timeout: peer does not read its answers") != NULL);
+    close(deaf);
+    close(good);
+}
+
+/* A busy client whose input always ends in a half request (pipelining) is
+ * making progress: it must not be taken for a slow client. */
+Test(daemon, busy_pipelining_client_is_not_slow)
+{
+    char req[1024];
+    size_t len;
+    size_t half;
+    struct timespec t0;
+    struct timespec now;
+    int fd;
+    int n = 0;
+
+    write_ini(policy_ini); /* request_timeout = 2s */
+    start(NULL);
+    cr_assert_geq(fd = connect_unix(), 0);
+    request(req, sizeof(req), 1, 1, "b.1.1.0");
+    len = strlen(req);
+    half = len / 2;
+    send_all(fd, req, half); /* from now on a half request is always pending */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do {
+        char two[2048];
+
+        /* one write: the end of this request and the start of the next */
+        memcpy(two, req + half, len - half);
+        memcpy(two + len - half, req, half);
+        send_all(fd, two, len);
+        cr_assert_str_eq(read_answer(fd, 1000), "action=DUNNO\n\n", "after %d requests", n);
+        n++;
+        usleep(20000);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while (now.tv_sec - t0.tv_sec < 4);
+    cr_assert(!closed_by_server(fd, 0));
     close(fd);
 }
