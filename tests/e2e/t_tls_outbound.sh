@@ -70,6 +70,7 @@ ini=$E2E_DIR/postseal.ini
 ok "--check accepts the configuration" "$POSTSEAL_TLSPOLICYD" -c "$ini" --check
 daemon_start tlspolicyd "unix:$sock" "$POSTSEAL_TLSPOLICYD" -f -v -c "$ini" ||
     e2e_die "postseal-tlspolicyd did not start"
+is "the daemon runs as [global] user after binding" nobody "$(ps -o user= -p "$DAEMON_PID" | tr -d ' ')"
 
 # the daemon answers Postfix's own socketmap client
 like "postmap -q through the socket" '^fingerprint protocols=>=TLSv1.2:<=TLSv1.2 ciphers=high exclude=3DES:AES128:CAMELLIA128:ARIA128 match=' \
