@@ -297,8 +297,20 @@ static int keys_ldap_one(struct keys *k, const struct keys_ldap *l, const char *
     rc = ldap_sasl_bind_s(ld, l->bind_dn ? l->bind_dn : "", LDAP_SASL_SIMPLE, &cred, NULL, NULL,
                           NULL);
     if (rc != LDAP_SUCCESS) {
-        snprintf(text, sizeof(text), "ldap %s: bind%s%s: %s", l->uri, l->bind_dn ? " as " : "",
-                 l->bind_dn ? l->bind_dn : "", ldap_err2string(rc));
+        char *diag = NULL;
+        const char *hint = "";
+
+        ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
+        if (diag != NULL && (*diag == 0 || strstr(diag, "unknown error") != NULL)) {
+            ldap_memfree(diag);
+            diag = NULL;
+        }
+        if (rc == LDAP_SERVER_DOWN && strncasecmp(l->uri, "ldaps:", 6) == 0)
+            hint = " (server down, or its certificate does not verify against ca_file)";
+        snprintf(text, sizeof(text), "ldap %s: bind%s%s: %s%s%s%.300s%s", l->uri,
+                 l->bind_dn ? " as " : "", l->bind_dn ? l->bind_dn : "", ldap_err2string(rc), hint,
+                 diag ? " (" : "", diag ? diag : "", diag ? ")" : "");
+        ldap_memfree(diag);
         keys_sappend(why, whylen, text);
         ret = KR_TEMP;
         goto done;

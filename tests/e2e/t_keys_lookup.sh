@@ -2,7 +2,7 @@
 # Key discovery against REAL servers on 127.0.0.1: an HTTPS WKD/HKP/VKS server
 # (tests/keys/keyserver.py, certificate from a test CA, access log) and
 # OpenLDAP slapd, driven through `postseal-filter --lookup ADDRESS`.
-# Covers: found (WKD advanced, WKD direct, HKP, VKS, LDAP), the imported key
+# Covers: found (WKD advanced, WKD direct, HKP, VKS, LDAP, LDAPS), the imported key
 # carries only the recipient's user ID, not found with the negative cache hit
 # on the second try (no second query: counted in the servers' logs), server
 # down, server slow (timeout honoured), HTTP 503, bad data (garbage, wrong
@@ -20,6 +20,7 @@ HTTPS=$(e2e_port 40)
 SLOW=$(e2e_port 41)
 DOWN=$(e2e_port 42)
 LDAPP=$(e2e_port 43)
+LDAPS=$(e2e_port 47)
 
 # --- the key server's files, laid out by GnuPG's own WKD hash
 WWW=$E2E_DIR/www
@@ -52,7 +53,7 @@ touch "$E2E_DIR/access.log" "$E2E_DIR/slow.log"
 # --- slapd with test entries
 sh "$E2E_ROOT/tests/keys/slapd.sh" "$E2E_DIR/ldap" "$DATA" || e2e_die "cannot write slapd config"
 daemon_start slapd "inet:$LDAPP" slapd -d 256 -f "$E2E_DIR/ldap/slapd.conf" \
-    -h "ldap://127.0.0.1:$LDAPP/" || e2e_die "slapd did not start"
+    -h "ldap://127.0.0.1:$LDAPP/ ldaps://127.0.0.1:$LDAPS/" || e2e_die "slapd did not start"
 SLAPD_PID=$DAEMON_PID
 ldapadd -x -H "ldap://127.0.0.1:$LDAPP" -D cn=admin,dc=example,dc=org -w secret \
     -f "$E2E_DIR/ldap/entries.ldif" >"$E2E_DIR/ldapadd.log" 2>&1 ||
@@ -82,6 +83,11 @@ conf ignore "methods = hkp" "hkp_server = https://127.0.0.1:$DOWN" "on_failure =
 conf slow "methods = wkd" "timeout = 2s" "connect_to = ::127.0.0.1:$SLOW"
 conf ldap "methods = ldap" "smime_ca_file = $DATA/ca.pem" "timeout = 2s" \
     "" "[keys ldap test]" "uri = ldap://127.0.0.1:$LDAPP" "base = ou=people,dc=example,dc=org"
+conf ldaps "methods = ldap" "smime_ca_file = $DATA/ca.pem" "timeout = 2s" \
+    "" "[keys ldap test]" "uri = ldaps://127.0.0.1:$LDAPS" "base = ou=people,dc=example,dc=org"
+sed "s|^ca_file = .*|ca_file = $DATA/evilca.pem|" "$E2E_DIR/ldaps.ini" >"$E2E_DIR/ldapsbad.ini"
+mkdir -p "$E2E_DIR/ldapsbad.gnupg" && chmod 700 "$E2E_DIR/ldapsbad.gnupg"
+sed -i "s|ldaps.gnupg|ldapsbad.gnupg|; s|ldaps.mdb|ldapsbad.mdb|" "$E2E_DIR/ldapsbad.ini"
 conf ldapdown "methods = ldap" "smime_ca_file = $DATA/ca.pem" "timeout = 2s" \
     "" "[keys ldap test]" "uri = ldap://127.0.0.1:$DOWN" "base = ou=people,dc=example,dc=org"
 
@@ -237,6 +243,13 @@ lookup ldap frank@example.org
 file_has "ldap: entry without certificate" "$OUT" "entry has no userCertificate"
 lookup ldap gina@example.org
 file_has "ldap: untrusted issuer refused" "$OUT" "chain does not verify"
+
+lookup ldaps bob@example.org
+is "ldaps: bob found over TLS (server verified against ca_file)" 0 "$RC"
+file_has "ldaps: from the ldaps directory" "$OUT" "from: ldap ldaps://127.0.0.1:$LDAPS"
+lookup ldapsbad bob@example.org
+is "ldaps with a CA that did not sign the server: temporary failure" 75 "$RC"
+file_has "ldaps: says the connection failed" "$OUT" "Can't contact LDAP server"
 
 kill -STOP "$SLAPD_PID"
 t0=$(date +%s%N)

@@ -3,7 +3,8 @@
 #   slapd.sh DIR DATA   writes DIR/slapd.conf (mdb database dc=example,dc=org,
 #                       anonymous read) and DIR/entries.ldif with users whose
 #                       userCertificate;binary comes from DATA (tests/keys/mkdata.sh).
-# The caller starts:  slapd -d 256 -f DIR/slapd.conf -h ldap://127.0.0.1:PORT/
+# The caller starts:  slapd -d 256 -f DIR/slapd.conf -h "ldap://127.0.0.1:PORT/ ldaps://127.0.0.1:PORT2/"
+#                     (ldaps with DATA/server.pem, from the test CA)
 # and loads:          ldapadd -x -H ldap://127.0.0.1:PORT -D cn=admin,dc=example,dc=org -w secret -f DIR/entries.ldif
 set -eu
 DIR=$1
@@ -13,6 +14,8 @@ cat >"$DIR/slapd.conf" <<CONF
 include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema
 include /etc/ldap/schema/inetorgperson.schema
+TLSCertificateFile $DATA/server.pem
+TLSCertificateKeyFile $DATA/server.key
 modulepath /usr/lib/ldap
 moduleload back_mdb
 pidfile $DIR/slapd.pid
