@@ -19,6 +19,7 @@
  * that fails keeps the old configuration.
  */
 #include <errno.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,7 +103,8 @@ static int pol_daemon_key(struct pol_load *l, int global_scope)
 {
     static const char *const keys[] = {
         "listen",      "socket_mode",    "max_connections", "idle_timeout", "request_timeout",
-        "session_max", "session_expire", "checked_states",  "log_pass",     NULL};
+        "session_max", "session_expire", "checked_states",  "log_pass",     "socket_group",
+        NULL};
     const struct cfg_entry *e = l->e;
     struct pol_conf *c = l->conf;
     struct cfg_diag *d = l->diag;
@@ -165,6 +167,12 @@ static int pol_daemon_key(struct pol_load *l, int global_scope)
         break;
     case 8:
         cfg_bool(d, e, &c->log_pass);
+        break;
+    case 9:
+        if (getgrnam(e->value) == NULL)
+            cfg_error(d, e->line, "socket_group: no group \"%s\"", e->value);
+        else
+            snprintf(c->socket_group, sizeof(c->socket_group), "%s", e->value);
         break;
     }
     return 1;

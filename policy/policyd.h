@@ -22,6 +22,7 @@ struct pol_conf {
     int nlisten;
     int listen_line;
     int socket_mode;
+    char socket_group[64]; /* "": leave the group alone */
     struct server_limits limits;
     long session_max;
     long session_expire;

@@ -12,6 +12,7 @@
  * user on SIGHUP.
  */
 #include <errno.h>
+#include <grp.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -26,6 +27,9 @@
 
 #define PROG "postseal-policyd"
 #define DEFAULT_CONFIG "/etc/postseal/postseal.ini"
+#ifndef POSTSEAL_VERSION
+#define POSTSEAL_VERSION "0.1"
+#endif
 
 static struct server *main_srv;
 
@@ -41,7 +45,9 @@ static void usage(FILE *fp)
                 "  -c, --config FILE   configuration (default " DEFAULT_CONFIG ")\n"
                 "  -f, --foreground    do not detach; log to stderr unless --syslog\n"
                 "  -l, --listen SPEC   listen here instead of [policy] listen (repeatable)\n"
-                "  -v, --verbose       log every decision and connection\n");
+                "  -p, --pidfile FILE  write the daemon's pid here\n"
+                "  -v, --verbose       log every decision and connection\n"
+                "      --syslog, --stderr  where logs go (default: syslog unless -f)\n");
 }
 
 static void after_reload(struct pol_service *svc)
@@ -138,10 +144,13 @@ int main(int argc, char **argv)
         {"explain", no_argument, NULL, 'E'},
         {"syslog", no_argument, NULL, 'Y'},
         {"stderr", no_argument, NULL, 'R'},
+        {"pidfile", required_argument, NULL, 'p'},
+        {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *config = DEFAULT_CONFIG;
+    const char *pidfile = NULL;
     char abspath[PATH_MAX];
     const char *listen[8];
     int nlisten = 0;
@@ -153,7 +162,7 @@ int main(int argc, char **argv)
     int i;
     char err[512];
 
-    while ((ch = getopt_long(argc, argv, "c:fl:vh", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:fl:p:vh", opts, NULL)) != -1) {
         switch (ch) {
         case 'c':
             config = optarg;
@@ -186,6 +195,12 @@ int main(int argc, char **argv)
         case 'R':
             logdest = LOG_TO_STDERR;
             break;
+        case 'p':
+            pidfile = optarg;
+            break;
+        case 'V':
+            printf(PROG " " POSTSEAL_VERSION "\n");
+            return 0;
         case 'h':
             usage(stdout);
             return 0;
@@ -254,15 +269,38 @@ int main(int argc, char **argv)
         make_socket_dir(listen[i]);
         if (server_listen(main_srv, listen[i], svc.conf->socket_mode, err, sizeof(err)) < 0)
             log_fatalx(1, "cannot listen: %s", err);
+        if (*svc.conf->socket_group && strncmp(listen[i], "unix:", 5) == 0) {
+            struct group *gr = getgrnam(svc.conf->socket_group);
+
+            if (gr == NULL || chown(listen[i] + 5, (uid_t)-1, gr->gr_gid) < 0)
+                log_fatal(1, "socket_group %s for %s", svc.conf->socket_group, listen[i]);
+        }
+    }
+    if (geteuid() == 0 && *svc.conf->global.user == 0)
+        log_warnx("running as root: set [global] user to an unprivileged account");
+    if (pidfile != NULL) {
+        FILE *fp = fopen(pidfile, "w");
+
+        if (fp == NULL)
+            log_fatal(1, "pid file %s", pidfile);
+        fclose(fp); /* created as root; written after detaching */
     }
     if (global_drop_privileges(svc.conf->global.user, err, sizeof(err)) < 0)
         log_fatalx(1, "%s", err);
     if (!foreground && global_detach() < 0)
         log_fatal(1, "cannot detach");
+    if (pidfile != NULL) {
+        FILE *fp = fopen(pidfile, "w");
+
+        if (fp == NULL || fprintf(fp, "%d\n", (int)getpid()) < 0 || fclose(fp) != 0)
+            log_warn("pid file %s", pidfile);
+    }
     log_info("ready: %d listener(s), first %s, %zu policy scopes, config %s", nlisten, listen[0],
              rules_count(svc.conf->rules), config);
     server_run(main_srv);
     log_info("stopping after %lu requests, %lu refused", svc.requests, svc.refusals);
+    if (pidfile != NULL)
+        unlink(pidfile); /* may fail after the privilege drop: harmless */
     server_free(main_srv);
     sess_free(svc.sess);
     pol_conf_free(svc.conf);

@@ -728,3 +728,50 @@ Test(daemon, busy_pipelining_client_is_not_slow)
     cr_assert(!closed_by_server(fd, 0));
     close(fd);
 }
+
+Test(daemon, detaches_writes_pidfile_and_stops_on_sigterm)
+{
+    char spec[160];
+    char pidpath[160];
+    char req[1024];
+    FILE *fp;
+    int pid = 0;
+    int fd;
+    int i;
+    pid_t child;
+    int st;
+
+    write_ini(policy_ini);
+    snprintf(spec, sizeof(spec), "unix:%s", sock);
+    snprintf(pidpath, sizeof(pidpath), "%s/policyd.pid", dir);
+    child = fork();
+    if (child == 0) {
+        execl(binary(), "postseal-policyd", "-c", ini, "--listen", spec, "--pidfile", pidpath,
+              (char *)NULL);
+        _exit(127);
+    }
+    waitpid(child, &st, 0);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the parent did not exit 0");
+    for (i = 0; i < 100 && pid == 0; i++) {
+        usleep(50000);
+        if ((fp = fopen(pidpath, "r")) != NULL) {
+            if (fscanf(fp, "%d", &pid) != 1)
+                pid = 0;
+            fclose(fp);
+        }
+    }
+    cr_assert_gt(pid, 0, "no pid file");
+    cr_assert_neq(pid, (int)child, "the pid file names the detached daemon");
+    cr_assert_eq(kill(pid, 0), 0);
+    cr_assert_geq(fd = connect_unix(), 0);
+    request(req, sizeof(req), 1, 1, "x.1.1.0");
+    send_all(fd, req, strlen(req));
+    cr_assert_str_eq(read_answer(fd, 5000), "action=DUNNO\n\n");
+    close(fd);
+    kill(pid, SIGTERM);
+    for (i = 0; i < 100 && kill(pid, 0) == 0; i++)
+        usleep(50000);
+    cr_assert_neq(kill(pid, 0), 0, "daemon still running after SIGTERM");
+    cr_assert_neq(access(sock, F_OK), 0, "socket left behind");
+    cr_assert_neq(access(pidpath, F_OK), 0, "pid file left behind");
+}
