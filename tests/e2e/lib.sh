@@ -578,10 +578,12 @@ pf_reload() {
     sleep 0.5
 }
 
-pf__master_pid() { # DIR
+pf__master_pid() { # DIR: pid of the instance's running master
     local pid
     pid=$(tr -d ' ' <"$1/spool/pid/master.pid" 2>/dev/null) || return 1
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+    # A stale pid file may name a pid reused by someone else: the master of
+    # this instance runs in its queue directory.
+    [ -n "$pid" ] && [ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" = "$1/spool" ] && echo "$pid"
 }
 
 # pf_stop NAME: stops the instance and waits until its master is gone.

@@ -32,7 +32,9 @@ sweep() {
         [ -f "$pid_file" ] || continue
         etc=${pid_file%/spool/pid/master.pid}/etc
         pid=$(tr -d ' ' <"$pid_file")
-        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        # only the master of THIS instance (it runs in its queue directory):
+        # a stale pid file may name a pid that was reused since
+        if [ -n "$pid" ] && [ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" = "${pid_file%/pid/master.pid}" ]; then
             postfix -c "$etc" stop >/dev/null 2>&1
             n=50
             while kill -0 "$pid" 2>/dev/null && [ $n -gt 0 ]; do
@@ -48,10 +50,11 @@ sweep() {
     for pids in "$run"/*/.pids; do
         [ -f "$pids" ] || continue
         while read -r pid what; do
-            # Only a process that still runs from our work dir (its command
-            # line or cwd names it) is ours: pids may have been reused.
+            # Only a process whose command line names our work dir is ours:
+            # pids may have been reused.  (A left-over s_client session ends
+            # by itself when its Postfix stops.)
             if [ -r "/proc/$pid/cmdline" ] &&
-                tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "$run\|openssl s_client\|swaks"; then
+                tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$run/"; then
                 kill -TERM "$pid" 2>/dev/null
             fi
         done <"$pids"
@@ -93,8 +96,16 @@ if [ -z "$tests" ]; then
     exit 0
 fi
 
-trap 'sweep; exit 130' INT
-trap 'sweep; exit 143' TERM
+# On INT/TERM: stop the running test (its own trap cleans up), then sweep.
+tpid=""
+stop() {
+    trap '' INT TERM
+    [ -n "$tpid" ] && kill -TERM "$tpid" 2>/dev/null && wait "$tpid"
+    sweep
+    exit "$1"
+}
+trap 'stop 130' INT
+trap 'stop 143' TERM
 sweep
 rc=0
 for t in $tests; do
@@ -109,8 +120,13 @@ for t in $tests; do
         continue
     fi
     start=$(date +%s)
-    timeout -k 10 "${E2E_TIMEOUT:-300}" bash "$t"
+    # In the background so that a signal reaches run.sh at once (timeout
+    # runs its command in a process group of its own).
+    timeout -k 10 "${E2E_TIMEOUT:-300}" bash "$t" &
+    tpid=$!
+    wait "$tpid"
     st=$?
+    tpid=""
     sweep
     if [ -f "$run/results/$name" ]; then
         read -r p f <"$run/results/$name"
@@ -119,7 +135,7 @@ for t in $tests; do
         p=0
         f=1
     fi
-    if [ "$st" = 124 ] || [ "$st" = 137 ]; then
+    if [ "$st" = 124 ] || { [ "$st" = 137 ] && [ $(($(date +%s) - start)) -ge "${E2E_TIMEOUT:-300}" ]; }; then
         echo "e2e: $name timed out after ${E2E_TIMEOUT:-300} s" >&2
         [ "$f" -gt 0 ] || f=1
     fi
