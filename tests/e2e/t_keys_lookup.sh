@@ -36,6 +36,7 @@ wkd garbage@example.org garbage.bin
 wkd old@example.org old.pgp
 wkd rev@example.org rev.pgp
 wkd nosub@example.org nosub.pgp
+head -c 300000 /dev/zero >"$DATA/big.bin.$$" && wkd big@example.org "big.bin.$$" && rm -f "$DATA/big.bin.$$"
 wkd carol@example.net carol.pgp
 wkd openpgp-gateway@example.net openpgp-gateway.pgp
 cp "$DATA/carol.asc" "$WWW/hkp/carol@example.net"
@@ -122,6 +123,18 @@ lookup wkd nobody@example.org
 is "second try: still not found" 69 "$RC"
 file_has "second try: the negative cache answered" "$OUT" "cached negative answer"
 is "second try: NO second query to the server" "$n" "$(wc -l <"$E2E_DIR/access.log")"
+
+# --- negative_ttl = 0: nothing cached, every lookup asks
+conf nocache "methods = wkd" "negative_ttl = 0" \
+    "connect_to = openpgpkey.example.org:443:127.0.0.1:$HTTPS"
+lookup nocache ghost@example.org
+lookup nocache ghost@example.org
+is "negative_ttl = 0: both lookups asked the server" 2 "$(queries 'hu/.*l=ghost ')"
+
+# --- size limit
+lookup wkd big@example.org
+is "answer over max_answer_size refused" 69 "$RC"
+file_has "says the answer is too large" "$OUT" "answer larger than 262144 bytes"
 
 # --- WKD direct method (openpgpkey.example.net does not resolve)
 lookup wkd carol@example.net
