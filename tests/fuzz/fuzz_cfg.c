@@ -7,8 +7,8 @@
  * run through cfg_check_owners() and every value through cfg_uint, cfg_seconds,
  * cfg_bool, cfg_enum and cfg_list, and through each program's validator:
  * postseal-policyd's pol_conf_load ([global], [policy ...]), postseal-tlspolicyd's
- * tlsp_load ([tlspolicy ...], [sendmail]) and the filter's inbound_cfg_load
- * ([inbound ...]).  Findings: any sanitizer report, leak, or a config that loads
+ * tlsp_load ([tlspolicy ...], [sendmail]), the filter's inbound_cfg_load
+ * ([inbound ...]) and keys_new ([keys ...]).  Findings: any sanitizer report, leak, or a config that loads
  * with an entry whose line number is out of range.
  */
 #include <stdint.h>
@@ -20,6 +20,7 @@
 
 #include "cfg.h"
 #include "inbound.h"
+#include "keys.h"
 #include "log.h"
 #include "policyd.h"
 #include "tlsp.h"
@@ -69,6 +70,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         d2.errors = 0;
         if ((ib = inbound_cfg_load(cfg, &d2)) != NULL)
             inbound_cfg_free(ib);
+        d2.errors = 0;
+        keys_free(keys_new(cfg, &d2)); /* [keys ...] */
     }
     cfg_check_owners(cfg, &diag);
     for (i = 0; i < cfg->count; i++) {
