@@ -317,10 +317,17 @@ static int keys_remote(struct keys *k, const char *addr, unsigned want, int use_
                           res->fpr, res->source, k->gnupg_home);
             else
                 keys_note(k, "%s: certificate from %s: usable", keys_mname[m], res->source);
+            if (k->trace == NULL && res->kind == KEYS_PGP)
+                log_info("keys: <%s>: OpenPGP key %s from %s imported into %s", addr, res->fpr,
+                         res->source, k->gnupg_home);
+            else if (k->trace == NULL)
+                log_info("keys: <%s>: S/MIME certificate from %s", addr, res->source);
             keys_cache_store(k, m, ckey, 1, res, NULL);
             return KR_FOUND;
         }
         keys_note(k, "%s: %s%s", keys_mname[m], rc == KR_TEMP ? "temporary failure: " : "", buf);
+        if (k->trace == NULL && rc == KR_TEMP)
+            log_warnx("keys: <%s>: %s lookup failed temporarily: %s", addr, keys_mname[m], buf);
         keys_why(why, whylen, keys_mname[m], buf);
         if (rc == KR_TEMP)
             temp = 1;
