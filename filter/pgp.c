@@ -46,7 +46,15 @@ struct pgp_io {
     FILE *out;
     int read_errno;
     int write_failed;
+    int passphrase_asked; /* gpg wanted a passphrase: we have none to give */
 };
+
+static gpgme_error_t pgp_passphrase_cb(void *hook, const char *uid_hint, const char *info,
+                                       int prev_was_bad, int fd)
+{
+    ((struct pgp_io *)hook)->passphrase_asked = 1;
+    return gpg_error(GPG_ERR_CANCELED);
+}
 
 int pgp_open(struct pgp **pp, const char *gnupg_home, struct ferr *err)
 {
@@ -113,7 +121,12 @@ static ssize_t pgp_write_cb(void *handle, const void *buf, size_t size)
 /* Classifies a failed gpgme operation. */
 static int pgp_op_error(struct pgp_io *io, const char *what, gpgme_error_t ge, struct ferr *err)
 {
-    if (io->read_errno)
+    if (io->passphrase_asked)
+        ferr_set(err, FERR_TEMP,
+                 "4.3.5 %s: the signing key is protected by a passphrase; postseal needs a key "
+                 "without one in gnupg_home",
+                 what);
+    else if (io->read_errno)
         ferr_set(err, FERR_TEMP, "4.3.0 %s: reading the message: %s", what,
                  strerror(io->read_errno));
     else if (io->write_failed)
@@ -378,6 +391,7 @@ int pgp_encrypt(struct pgp *p, int in_fd, const char *const *recipient_keys, siz
 
     if (p->hidden)
         flags |= GPGME_ENCRYPT_THROW_KEYIDS;
+    gpgme_set_passphrase_cb(p->ctx, pgp_passphrase_cb, &io);
     if (sign_key)
         ge = gpgme_op_encrypt_sign(p->ctx, keys, flags, din, dout);
     else
@@ -395,6 +409,7 @@ int pgp_encrypt(struct pgp *p, int in_fd, const char *const *recipient_keys, siz
     fprintf(out, "\n--%s--\n", boundary);
     rc = pgp_out_error(out, err);
 done:
+    gpgme_set_passphrase_cb(p->ctx, NULL, NULL);
     gpgme_signers_clear(p->ctx);
     gpgme_data_release(din);
     gpgme_data_release(dout);
@@ -459,6 +474,7 @@ int pgp_sign(struct pgp *p, int in_fd, const char *sign_key, FILE *out, struct f
         goto done;
     }
     pgp_io_buffer(din);
+    gpgme_set_passphrase_cb(p->ctx, pgp_passphrase_cb, &io);
     ge = gpgme_op_sign(p->ctx, din, dsig, GPGME_SIG_MODE_DETACH);
     if (ge) {
         rc = pgp_op_error(&io, "OpenPGP signing", ge, err);
@@ -496,6 +512,7 @@ int pgp_sign(struct pgp *p, int in_fd, const char *sign_key, FILE *out, struct f
     fprintf(out, "%s--%s--\n", sig[siglen - 1] == '\n' ? "\n" : "\n\n", boundary);
     rc = pgp_out_error(out, err);
 done:
+    gpgme_set_passphrase_cb(p->ctx, NULL, NULL);
     gpgme_signers_clear(p->ctx);
     gpgme_free(sig);
     gpgme_data_release(din);

@@ -444,3 +444,29 @@ Test(pgp, several_keys_one_listing_each_bad_key_named)
     cr_assert_eq(run(GPG " -o %s/plain --decrypt %s/msg.asc 2>/dev/null", fix, work, work), 0);
     free(out);
 }
+
+Test(pgp, passphrase_protected_signing_key_defers)
+{
+    struct ferr err;
+    char *out;
+    int rc;
+
+    in_fd = input_fd(entity, strlen(entity));
+    signer = fpr("locked@example.org");
+    out = produce(do_sign, &err, &rc);
+    cr_assert_eq(rc, FERR_TEMP, "%s", err.text);
+    cr_assert(strstr(err.text, "4.3.5 OpenPGP signing: the signing key is protected by a "
+                               "passphrase") == err.text,
+              "%s", err.text);
+    cr_log_info("passphrase-protected key: %s", err.text);
+    free(out);
+    close(in_fd);
+    in_fd = input_fd(entity, strlen(entity));
+    recips[0] = fpr("bob@example.org");
+    nrecips = 1;
+    out = produce(do_encrypt, &err, &rc);
+    cr_assert_eq(rc, FERR_TEMP, "%s", err.text);
+    cr_assert_not_null(strstr(err.text, "signing+encryption: the signing key is protected"), "%s",
+                       err.text);
+    free(out);
+}
