@@ -20,6 +20,7 @@
  * keys_lookup_report() runs the same steps with a trace of every step.
  */
 #include <ctype.h>
+#include <openssl/bio.h>
 #include <openssl/x509.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -103,6 +104,7 @@ void keys_free(struct keys *k)
         return;
     cache_close(k->cache);
     keystore_close(k->ks);
+    sk_X509_pop_free(k->found_chain, X509_free);
     X509_STORE_free(k->smime_store);
     keys_cfg_free(k);
 }
@@ -139,14 +141,29 @@ static int keys_cached_positive(struct keys *k, int m, const char *addr, struct 
                                 struct keys_result *res, char *why, size_t whylen)
 {
     if (m == KM_LDAP) {
-        const unsigned char *p = e->data;
+        /* the certificate, then the directory entry's other certificates */
+        const unsigned char *p = e->data, *end = e->data + e->len;
         X509 *c = e->data ? d2i_X509(NULL, &p, (long)e->len) : NULL;
+        STACK_OF(X509) *chain = sk_X509_new_null();
+        int rc;
 
-        if (c == NULL) {
+        while (c != NULL && chain != NULL && p < end) {
+            X509 *x = d2i_X509(NULL, &p, (long)(end - p));
+
+            if (x == NULL || !sk_X509_push(chain, x)) {
+                X509_free(x);
+                break;
+            }
+        }
+        if (c == NULL || chain == NULL || p != end) {
+            X509_free(c);
+            sk_X509_pop_free(chain, X509_free);
             snprintf(why, whylen, "cached certificate unreadable");
             return KR_NONE;
         }
-        if (keys_smime_check(k, c, NULL, addr, why, whylen) != KR_FOUND) {
+        rc = keys_smime_check(k, c, chain, addr, why, whylen);
+        sk_X509_pop_free(chain, X509_free);
+        if (rc != KR_FOUND) {
             X509_free(c);
             return KR_NONE;
         }
@@ -172,9 +189,8 @@ static void keys_cache_store(struct keys *k, int m, const char *ckey, int found,
                              struct keys_result *res, const char *why)
 {
     struct cache *c = keys_cache(k);
-    unsigned char *der = NULL;
     char err[600];
-    int len = 0, rc;
+    int rc;
 
     if (c == NULL)
         return;
@@ -183,11 +199,22 @@ static void keys_cache_store(struct keys *k, int m, const char *ckey, int found,
             return;
         rc = cache_put(c, ckey, CACHE_NEGATIVE, k->negative_ttl, why, NULL, 0, err, sizeof(err));
     } else if (m == KM_LDAP) {
-        if ((len = i2d_X509(res->cert, &der)) <= 0)
-            return;
-        rc = cache_put(c, ckey, CACHE_POSITIVE, k->positive_ttl, res->source, der, (size_t)len, err,
-                       sizeof(err));
-        OPENSSL_free(der);
+        BIO *b = BIO_new(BIO_s_mem());
+        char *data;
+        long n;
+        int i, ok = b != NULL && i2d_X509_bio(b, res->cert) == 1;
+
+        for (i = 0; ok && i < sk_X509_num(k->found_chain); i++) {
+            X509 *x = sk_X509_value(k->found_chain, i);
+
+            if (X509_cmp(x, res->cert) != 0)
+                ok = i2d_X509_bio(b, x) == 1;
+        }
+        n = ok ? BIO_get_mem_data(b, &data) : 0;
+        rc = n > 0 ? cache_put(c, ckey, CACHE_POSITIVE, k->positive_ttl, res->source, data,
+                               (size_t)n, err, sizeof(err))
+                   : 0;
+        BIO_free(b);
     } else {
         rc = cache_put(c, ckey, CACHE_POSITIVE, k->positive_ttl, res->source, res->fpr,
                        strlen(res->fpr), err, sizeof(err));

@@ -65,6 +65,8 @@ struct keys {
     struct cache *cache;
     int cache_failed;
     struct keystore *ks;
+    STACK_OF(X509) * found_chain; /* the LDAP entry's other certificates of the
+                                     last certificate found (cached with it) */
     X509_STORE *smime_store;
     FILE *trace; /* --lookup report, else NULL */
 };

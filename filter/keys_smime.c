@@ -249,6 +249,8 @@ static int keys_ldap_entry(struct keys *k, LDAP *ld, LDAPMessage *entry, const c
         if (rc == KR_FOUND) {
             X509_up_ref(c);
             res->cert = c;
+            sk_X509_pop_free(k->found_chain, X509_free);
+            k->found_chain = X509_chain_up_ref(certs);
         } else {
             keys_sappend(why, whylen, buf);
             if (rc == KR_TEMP)

@@ -254,6 +254,12 @@ is "ldap: certificate without keyEncipherment refused" 69 "$RC"
 file_has "ldap: says key usage" "$OUT" "key usage does not allow keyEncipherment"
 lookup ldap frank@example.org
 file_has "ldap: entry without certificate" "$OUT" "entry has no userCertificate"
+lookup ldap ivy@example.org
+is "ldap: ivy found (intermediate CA from the entry)" 0 "$RC"
+lookup ldap ivy@example.org
+file_has "ldap: ivy from the cache, intermediate cached with it" "$OUT" "from: cache \(ldap"
+is "ldap: the directory was searched once for ivy" 1 \
+    "$(grep -c 'SRCH .*filter="(mail=ivy@example.org)"' "$E2E_DIR/slapd.log")"
 lookup ldap gina@example.org
 file_has "ldap: untrusted issuer refused" "$OUT" "chain does not verify"
 

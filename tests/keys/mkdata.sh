@@ -5,10 +5,10 @@
 # under DIR/www, a test CA with S/MIME certificates (good, other address,
 # wrong EKU, no keyEncipherment, untrusted issuer) and an HTTPS server
 # certificate for the local key server.  Idempotent: does nothing when
-# DIR/done.2 exists (bump the number when the data changes).  Needs gpg, openssl.
+# DIR/done.3 exists (bump the number when the data changes).  Needs gpg, openssl.
 set -eu
 D=${1:-tests/work/keys-data}
-[ -f "$D/done.2" ] && exit 0
+[ -f "$D/done.3" ] && exit 0
 rm -rf "$D"
 mkdir -p "$D/src" "$D/www"
 chmod 700 "$D/src"
@@ -81,9 +81,15 @@ $O req -newkey rsa:2048 -nodes -keyout bobsubj.key -out bobsubj.csr -subj "/CN=b
 printf 'basicConstraints=CA:FALSE\nkeyUsage=keyEncipherment\n' >bobsubj.ext
 $O x509 -req -in bobsubj.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 365 -extfile bobsubj.ext -out bobsubj.pem 2>/dev/null
 $O x509 -in bobsubj.pem -outform DER -out bobsubj.der
+# an intermediate CA (signed by ca) and ivy's certificate signed by it
+$O req -newkey rsa:2048 -nodes -keyout interca.key -out interca.csr -subj "/CN=postseal test intermediate" 2>/dev/null
+printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n' >interca.ext
+$O x509 -req -in interca.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 365 -extfile interca.ext -out interca.pem 2>/dev/null
+$O x509 -in interca.pem -outform DER -out interca.der
+cert ivy interca ivy@example.org ivy@example.org "keyEncipherment" emailProtection
 cert gwcert ca smime-gateway@example.net smime-gateway@example.net "keyEncipherment" emailProtection
 printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:openpgpkey.example.org,DNS:example.org,DNS:example.net,DNS:openpgpkey.example.net,DNS:keys.test,IP:127.0.0.1\n' >server.ext
 $O req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=keys.test" 2>/dev/null
 $O x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 365 \
     -extfile server.ext -out server.pem 2>/dev/null
-touch done.2
+touch done.3

@@ -31,10 +31,11 @@ b64() { base64 -w0 "$1"; }
 {
     printf 'dn: dc=example,dc=org\nobjectClass: dcObject\nobjectClass: organization\no: example\ndc: example\n\n'
     printf 'dn: ou=people,dc=example,dc=org\nobjectClass: organizationalUnit\nou: people\n\n'
-    person() { # uid mail [certfile]
+    person() { # uid mail [certfile...]
         printf 'dn: uid=%s,ou=people,dc=example,dc=org\nobjectClass: inetOrgPerson\nuid: %s\ncn: %s\nsn: %s\nmail: %s\n' \
             "$1" "$1" "$1" "$1" "$2"
-        [ -n "${3:-}" ] && printf 'userCertificate;binary:: %s\n' "$(b64 "$3")"
+        shift 2
+        for c in "$@"; do printf 'userCertificate;binary:: %s\n' "$(b64 "$c")"; done
         printf '\n'
     }
     person bob bob@example.org "$DATA/bob.der"
@@ -42,4 +43,5 @@ b64() { base64 -w0 "$1"; }
     person erin erin@example.org "$DATA/erinku.der"
     person frank frank@example.org
     person gina gina@example.org "$DATA/ginaevil.der"
+    person ivy ivy@example.org "$DATA/ivy.der" "$DATA/interca.der"
 } >"$DIR/entries.ldif"
