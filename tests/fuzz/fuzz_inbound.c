@@ -1,9 +1,13 @@
 /* fuzz_inbound: inbound_process on arbitrary messages (forged headers,
  * multipart/signed splitting, S/MIME decryption and verification paths,
- * RFC 9788 header restoration, EFAIL classification).  No keys and no
- * status checks are configured, so nothing leaves the process except gpg
- * for PGP/MIME inputs (a private GnuPG home).  Any crash, leak or sanitizer
- * report is a bug; refusals are expected. */
+ * RFC 9788 header restoration, EFAIL classification).  The gateway holds
+ * one S/MIME key pair (tests/fuzz/keys, a throw-away test key; the seeds
+ * enveloped.eml, authenveloped.eml, signed.eml, opaque.eml are made for it
+ * with openssl cms), so real decryption and a trusted signature are
+ * reached.  No status checks are configured, so nothing leaves the process
+ * except gpg for PGP/MIME inputs (a private GnuPG home).  Any crash, leak or
+ * sanitizer report is a bug; refusals are expected. */
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +40,27 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
             "[inbound]\nlocal_domains = local.example\ngnupg_home = %s\nstatus_check = no\n"
             "authserv_id = gw.local.example\n",
             dir);
+    {
+        /* the key must not be readable by others: copy it with mode 0600 */
+        char key[64], buf[8192];
+        FILE *in = fopen("tests/fuzz/keys/inbound.key", "r");
+        size_t n;
+        int kfd;
+
+        snprintf(key, sizeof(key), "%s/k.key", dir);
+        if (in != NULL && (kfd = open(key, O_WRONLY | O_CREAT | O_EXCL, 0600)) >= 0) {
+            while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+                if (write(kfd, buf, n) != (ssize_t)n)
+                    abort();
+            close(kfd);
+            fprintf(fp,
+                    "smime_keypair = %s %s/tests/fuzz/keys/inbound.pem\n"
+                    "ca_file = %s/tests/fuzz/keys/inbound.pem\n",
+                    key, getcwd(buf, sizeof(buf)) ? buf : ".", buf);
+        }
+        if (in != NULL)
+            fclose(in);
+    }
     fclose(fp);
     if ((fuzz_cfg = cfg_load(ini, &d)) == NULL ||
         (fuzz_ic = inbound_cfg_load(fuzz_cfg, &d)) == NULL)
