@@ -260,7 +260,8 @@ cat "$OUT"
 if [ "${BENCH_ONLY:-}" != filter ]; then
     policy_bench && policy_table
 fi
-if [ "${BENCH_ONLY:-}" != policy ] && [ -f tests/bench/filter.sh ]; then
+if [ "${BENCH_ONLY:-}" != policy ]; then
+    W=$W OUT=$OUT sh tests/bench/filter_vs_bare.sh
     W=$W OUT=$OUT sh tests/bench/filter.sh
 fi
 echo
