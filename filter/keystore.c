@@ -10,7 +10,9 @@
  * encryption subkey is expired, revoked, disabled or invalid (keystore_pgp_usable).  Because that
  * check has been made, pgp.c encrypts with GPGME_ENCRYPT_ALWAYS_TRUST, and only to fingerprints
  * it re-checked with the same rule.  S/MIME certificates must chain to a configured trust anchor
- * and allow S/MIME encryption (key usage/extended key usage) at the current time.
+ * and allow S/MIME encryption (key usage/extended key usage) at the current time; every
+ * certificate in smime_ca is an anchor (X509_V_FLAG_PARTIAL_CHAIN), so an intermediate CA or a
+ * partner's own certificate can be trusted on its own.
  *
  * Limits: every lookup scans the configured S/MIME files again (no index kept in memory; the
  * files are small and the scan is cheap next to the encryption); at most KS_MAX_FILES files per
@@ -278,6 +280,9 @@ int keystore_open(struct keystore **ksp, const struct keystore_conf *conf, struc
             ferr_set(err, FERR_TEMP, "4.3.0 keystore: out of memory");
             goto fail;
         }
+        /* every certificate in smime_ca is an anchor, also an intermediate or a partner's
+         * self-signed certificate: the chain may end at any of them */
+        X509_STORE_set_flags(ks->anchors, X509_V_FLAG_PARTIAL_CHAIN);
         if (ks_walk_list(conf->smime_ca, ks_add_anchor, &ac, ac.why, sizeof(ac.why)) < 0 ||
             ac.bad) {
             ferr_set(err, FERR_TEMP, "4.3.0 smime_ca: %s", ac.why);
@@ -559,6 +564,26 @@ static const char *ks_asn1_time(const ASN1_TIME *t)
     return buf;
 }
 
+/* Leaf usable for S/MIME encryption: extended key usage (when present) includes
+ * emailProtection; key usage (when present) allows keyEncipherment for RSA, keyAgreement for
+ * EC/X25519/X448 keys (RFC 8550 4.4.2, RFC 5753). */
+static int ks_can_encrypt(X509 *x)
+{
+    uint32_t flags = X509_get_extension_flags(x);
+    uint32_t ku = X509_get_key_usage(x);
+    int type = EVP_PKEY_get_base_id(X509_get0_pubkey(x));
+
+    if ((flags & EXFLAG_XKUSAGE) && !(X509_get_extended_key_usage(x) & XKU_SMIME))
+        return 0;
+    if (!(flags & EXFLAG_KUSAGE))
+        return 1;
+    if (type == EVP_PKEY_RSA)
+        return (ku & KU_KEY_ENCIPHERMENT) != 0;
+    if (type == EVP_PKEY_EC || type == EVP_PKEY_X25519 || type == EVP_PKEY_X448)
+        return (ku & KU_KEY_AGREEMENT) != 0;
+    return 0;
+}
+
 static int ks_smime_file(const char *path, void *arg)
 {
     struct ks_smime_ctx *c = arg;
@@ -587,7 +612,8 @@ static int ks_smime_file(const char *path, void *arg)
             why_add(&c->why, "%s: out of memory", path);
             continue;
         }
-        X509_STORE_CTX_set_purpose(vc, X509_PURPOSE_SMIME_ENCRYPT);
+        /* the chain here, the leaf's usage in ks_can_encrypt (OpenSSL's S/MIME encryption
+         * purpose wants keyEncipherment, which ECDH certificates rightly lack) */
         if (X509_verify_cert(vc) != 1) {
             verr = X509_STORE_CTX_get_error(vc);
             if (verr == X509_V_ERR_CERT_HAS_EXPIRED)
@@ -606,6 +632,13 @@ static int ks_smime_file(const char *path, void *arg)
             continue;
         }
         X509_STORE_CTX_free(vc);
+        if (!ks_can_encrypt(x)) {
+            why_add(&c->why,
+                    "%s: certificate #%d: key usage/extended key usage does not allow "
+                    "S/MIME encryption",
+                    path, i + 1);
+            continue;
+        }
         if (c->best == NULL ||
             ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(c->best)) > 0) {
             X509_free(c->best);

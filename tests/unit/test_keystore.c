@@ -297,3 +297,33 @@ Test(keystore, conf_entries)
     cr_assert_str_eq(c.smime_certs, "/a /b");
     keystore_conf_free(&c);
 }
+
+Test(keystore, smime_ec_recipient_with_key_agreement)
+{
+    struct ferr err;
+    X509 *x;
+
+    cr_assert_eq(keystore_smime_find(ks, "eve@example.org", &x, &err), FERR_OK, "%s", err.text);
+    X509_free(x);
+}
+
+Test(keystore, smime_every_anchor_counts_even_a_leaf)
+{
+    struct keystore_conf c = {0};
+    struct keystore *k;
+    struct ferr err;
+    X509 *x;
+
+    /* stranger's issuer is not trusted, but stranger's own certificate is listed */
+    c.smime_certs = conf.smime_certs;
+    c.smime_ca = (char *)path_of("%s/smime/ca.pem %s/smime/stranger.pem", fix, fix);
+    cr_assert_eq(keystore_open(&k, &c, &err), FERR_OK, "%s", err.text);
+    cr_assert_eq(keystore_smime_find(k, "stranger@example.org", &x, &err), FERR_OK, "%s", err.text);
+    X509_free(x);
+    /* the purpose is still checked: sig@ cannot encrypt even when listed */
+    c.smime_ca = (char *)path_of("%s/smime/ca.pem %s/smime/sig.pem", fix, fix);
+    keystore_close(k);
+    cr_assert_eq(keystore_open(&k, &c, &err), FERR_OK, "%s", err.text);
+    cr_assert_eq(keystore_smime_find(k, "sig@example.org", &x, &err), FERR_PERM);
+    keystore_close(k);
+}

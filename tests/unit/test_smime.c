@@ -387,3 +387,31 @@ Test(smime, large_body_encrypt_and_sign_roundtrip)
     free(want);
     free(text);
 }
+
+Test(smime, ec_recipient_ecdh_decrypts_with_openssl)
+{
+    STACK_OF(X509) *rcpt = sk_X509_new_null();
+    struct ferr err;
+    size_t n;
+    char *want = crlf_of(entity, strlen(entity), &n), *out;
+    int rc;
+
+    sk_X509_push(rcpt, load_cert("eve"));
+    sk_X509_push(rcpt, load_cert("bob"));
+    out = encrypt_to(rcpt, NULL, NULL, &err, &rc);
+    cr_assert_eq(rc, FERR_OK, "%s", err.text);
+    cr_assert_eq(run("openssl cms -decrypt -in %s/out.eml -inkey " SM "/eve.key -recip " SM
+                     "/eve.pem -binary -out %s/plain 2>%s/err",
+                     work, fix, fix, work, work),
+                 0, "%s", read_file(path_of("%s/err", work), NULL));
+    cr_assert(file_equals(path_of("%s/plain", work), want, n));
+    /* the RSA recipient of the same message still decrypts */
+    cr_assert_eq(run("openssl cms -decrypt -in %s/out.eml -inkey " SM
+                     "/bob.key -binary -out %s/plain 2>/dev/null",
+                     work, fix, work),
+                 0);
+    cr_assert(file_equals(path_of("%s/plain", work), want, n));
+    sk_X509_pop_free(rcpt, X509_free);
+    free(want);
+    free(out);
+}
