@@ -31,6 +31,20 @@ void log_open(const char *progname, int where, int verbose)
         openlog(progname, LOG_PID | LOG_NDELAY, LOG_MAIL);
 }
 
+void log_buffer_stderr(void)
+{
+    static char buf[64 * 1024];
+
+    if (log_where == LOG_TO_STDERR)
+        setvbuf(stderr, buf, _IOFBF, sizeof(buf));
+}
+
+void log_flush(void)
+{
+    if (log_where == LOG_TO_STDERR)
+        fflush(stderr);
+}
+
 void log_set_verbose(int verbose)
 {
     log_verb = verbose;

@@ -9,6 +9,11 @@
 
 void log_open(const char *progname, int where, int verbose);
 void log_set_verbose(int verbose);
+/* Event-loop daemons: stderr becomes fully buffered and log_flush() (called by
+ * the loop before it waits) writes it out, one write per loop turn instead of
+ * one per line.  No effect on syslog. */
+void log_buffer_stderr(void);
+void log_flush(void);
 int log_verbose(void);
 
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -248,14 +248,7 @@ int proto_parse(char *data, size_t n, struct proto_req *req, char *err, size_t e
         line++;
         if (*p == 0)
             break; /* the final empty line */
-        for (eq = p; eq < nl && *eq != '='; eq++) {
-            if (((unsigned char)*eq <= ' ' || *eq == 0x7f) && memchr(eq, '=', (size_t)(nl - eq))) {
-                snprintf(err, errlen, "line %d: control character or space in attribute name",
-                         line);
-                return -1;
-            }
-        }
-        if (eq == nl || *eq != '=') {
+        if ((eq = memchr(p, '=', (size_t)(nl - p))) == NULL) {
             snprintf(err, errlen, "line %d: no '=' in \"%.60s\"", line, p);
             return -1;
         }
@@ -263,9 +256,21 @@ int proto_parse(char *data, size_t n, struct proto_req *req, char *err, size_t e
             snprintf(err, errlen, "line %d: empty attribute name", line);
             return -1;
         }
+        a = proto_lookup(p, (size_t)(eq - p));
+        if (a < 0) { /* a known name is valid by construction; check the others */
+            const char *c;
+
+            for (c = p; c < eq; c++) {
+                if ((unsigned char)*c <= ' ' || *c == 0x7f) {
+                    snprintf(err, errlen, "line %d: control character or space in attribute name",
+                             line);
+                    return -1;
+                }
+            }
+        }
         *eq = 0;
         req->nattrs++;
-        if ((a = proto_lookup(p, (size_t)(eq - p))) >= 0) {
+        if (a >= 0) {
             if (req->attr[a] != NULL) {
                 snprintf(err, errlen, "attribute %s: given twice", p);
                 return -1;

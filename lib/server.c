@@ -556,6 +556,7 @@ int server_run(struct server *srv)
         int i;
         time_t now;
 
+        log_flush(); /* buffered log lines go out once per turn, before waiting */
         n = epoll_pwait(srv->ep, evs, 64, 1000, &during);
         if (n < 0 && errno != EINTR) {
             log_warn("epoll_wait");

@@ -295,6 +295,7 @@ int main(int argc, char **argv)
         if (fp == NULL || fprintf(fp, "%d\n", (int)getpid()) < 0 || fclose(fp) != 0)
             log_warn("pid file %s", pidfile);
     }
+    log_buffer_stderr(); /* flushed by the event loop before every wait */
     log_info("ready: %d listener(s), first %s, %zu policy scopes, config %s", nlisten, listen[0],
              rules_count(svc.conf->rules), config);
     server_run(main_srv);

@@ -6,12 +6,14 @@
  * counting transactions in one SMTP session), so the session key is
  * client_address + client_port + the smtpd pid (instance's first field).
  *
- * Bounded: a fixed open-addressing table of at least 2 x max slots, probed in
- * windows of SESS_WINDOW; entries expire `expire` seconds after their last use;
- * a full window evicts the entry closest to expiry.  Lookups cost at most
- * SESS_WINDOW string compares and never allocate.
+ * Bounded: a fixed open-addressing table of at least 2 x max slots, linear
+ * probing within windows of SESS_WINDOW (a never-used slot ends a probe,
+ * deleted slots are tombstones); entries expire `expire` seconds after their
+ * last use; a full window evicts the entry closest to expiry.  A lookup
+ * compares hashes first, costs at most SESS_WINDOW slots and never allocates.
  */
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,13 +25,15 @@
 #define SESS_INST_MAX 64
 
 struct sess_slot {
+    time_t expires;
+    char *action;
     char key[SESS_KEY_MAX];
     char inst[SESS_INST_MAX];
-    time_t expires; /* 0: empty */
-    char *action;
 };
 
 struct sess_table {
+    uint32_t *tag; /* per slot: 0 never used, 1 deleted, else hash bits | 2: probing
+                    * reads this compact array, 16 tags per cache line */
     struct sess_slot *slot;
     size_t mask;
     size_t count;
@@ -45,7 +49,9 @@ struct sess_table *sess_new(size_t max, long expire)
         return NULL;
     while (n < 2 * max && n < ((size_t)1 << 30))
         n *= 2;
-    if ((t->slot = calloc(n, sizeof(*t->slot))) == NULL) {
+    if ((t->slot = calloc(n, sizeof(*t->slot))) == NULL ||
+        (t->tag = calloc(n, sizeof(*t->tag))) == NULL) {
+        free(t->slot);
         free(t);
         return NULL;
     }
@@ -63,6 +69,7 @@ void sess_free(struct sess_table *t)
     for (i = 0; i <= t->mask; i++)
         free(t->slot[i].action);
     free(t->slot);
+    free(t->tag);
     free(t);
 }
 
@@ -115,10 +122,20 @@ static size_t sess_hash(const char *s)
     return h;
 }
 
-static void sess_clear(struct sess_table *t, struct sess_slot *s)
+#define SESS_TAG_FREE 0u
+#define SESS_TAG_TOMB 1u
+
+static uint32_t sess_tag(size_t h)
 {
-    free(s->action);
-    memset(s, 0, sizeof(*s));
+    return (uint32_t)(h >> 32) | 2u;
+}
+
+static void sess_clear(struct sess_table *t, size_t i)
+{
+    free(t->slot[i].action);
+    t->slot[i].action = NULL;
+    t->slot[i].expires = 0;
+    t->tag[i] = SESS_TAG_TOMB;
     t->count--;
 }
 
@@ -132,18 +149,26 @@ static int sess_new_session(const char *stored, const char *instance)
 const char *sess_get(struct sess_table *t, const char *key, const char *instance, time_t now)
 {
     size_t h;
+    uint32_t tag;
     int i;
 
     if (t->count == 0)
         return NULL; /* the common case: nothing failed lately */
     h = sess_hash(key);
+    tag = sess_tag(h);
     for (i = 0; i < SESS_WINDOW; i++) {
-        struct sess_slot *s = &t->slot[(h + (size_t)i) & t->mask];
+        size_t j = (h + (size_t)i) & t->mask;
+        struct sess_slot *s;
 
-        if (s->expires == 0 || strcmp(s->key, key) != 0)
+        if (t->tag[j] == SESS_TAG_FREE)
+            return NULL; /* end of the probe chain */
+        if (t->tag[j] != tag)
+            continue;
+        s = &t->slot[j];
+        if (strcmp(s->key, key) != 0)
             continue;
         if (s->expires <= now || sess_new_session(s->inst, instance)) {
-            sess_clear(t, s);
+            sess_clear(t, j);
             return NULL;
         }
         s->expires = now + t->expire;
@@ -156,37 +181,49 @@ int sess_put(struct sess_table *t, const char *key, const char *instance, const 
              time_t now)
 {
     size_t h = sess_hash(key);
-    struct sess_slot *use = NULL;
-    struct sess_slot *oldest = NULL;
+    uint32_t tag = sess_tag(h);
+    size_t use = (size_t)-1;
+    size_t freeslot = (size_t)-1;
+    size_t oldest = (size_t)-1;
+    struct sess_slot *s;
     char *copy;
     int i;
 
     if (strlen(key) >= SESS_KEY_MAX)
         return -1;
     for (i = 0; i < SESS_WINDOW; i++) {
-        struct sess_slot *s = &t->slot[(h + (size_t)i) & t->mask];
+        size_t j = (h + (size_t)i) & t->mask;
 
-        if (s->expires != 0 && strcmp(s->key, key) == 0) {
-            use = s;
+        if (t->tag[j] == SESS_TAG_FREE) {
+            if (freeslot == (size_t)-1)
+                freeslot = j;
             break;
         }
-        if (s->expires != 0 && s->expires <= now)
-            sess_clear(t, s);
-        if (s->expires == 0 && use == NULL)
-            use = s;
-        if (s->expires != 0 && (oldest == NULL || s->expires < oldest->expires))
-            oldest = s;
+        if (t->tag[j] == tag && strcmp(t->slot[j].key, key) == 0) {
+            use = j;
+            break;
+        }
+        if (t->tag[j] != SESS_TAG_TOMB && t->slot[j].expires <= now)
+            sess_clear(t, j);
+        if (t->tag[j] == SESS_TAG_TOMB) {
+            if (freeslot == (size_t)-1)
+                freeslot = j;
+        } else if (oldest == (size_t)-1 || t->slot[j].expires < t->slot[oldest].expires) {
+            oldest = j;
+        }
     }
-    if (use == NULL)
-        use = oldest;
+    if (use == (size_t)-1)
+        use = freeslot != (size_t)-1 ? freeslot : oldest;
     if ((copy = strdup(action)) == NULL)
         return -1;
-    if (use->expires != 0)
-        sess_clear(t, use);
-    snprintf(use->key, sizeof(use->key), "%s", key);
-    snprintf(use->inst, sizeof(use->inst), "%s", instance);
-    use->action = copy;
-    use->expires = now + t->expire;
+    if (t->tag[use] != SESS_TAG_FREE && t->tag[use] != SESS_TAG_TOMB)
+        sess_clear(t, use); /* the same key again, or the eviction victim */
+    s = &t->slot[use];
+    t->tag[use] = tag;
+    snprintf(s->key, sizeof(s->key), "%s", key);
+    snprintf(s->inst, sizeof(s->inst), "%s", instance);
+    s->action = copy;
+    s->expires = now + t->expire;
     t->count++;
     return 0;
 }
