@@ -269,10 +269,10 @@ static int tlsp_add_match(const char *item, size_t len, void *arg)
             *q++ = 0;
         if (*p == 0)
             continue;
-        if (!tlsp_word_ok(p, ".-_*")) {
+        if (!tlsp_word_ok(p, ".-_")) {
             cfg_error(a->diag, a->e->line,
-                      "match: \"%s\" is not a host name, .domain or strategy (hostname, "
-                      "nexthop, dot-nexthop)",
+                      "match: \"%s\" is not a host name, .domain (for every name below "
+                      "domain; no \"*\") or strategy (hostname, nexthop, dot-nexthop)",
                       p);
             continue;
         }

@@ -234,37 +234,38 @@ Test(tlsp, configuration_errors_name_their_line, .init = cr_redirect_stderr)
         {13, "match: only for level fingerprint, verify or secure"},
         {15, "min_cipher_bits 256 needs TLS 1.2"},
         {20, "match: \"bad+name\" is not a host name"},
+        {20, "\"*.x.example\" is not a host name, .domain (for every name below domain; no"},
         {21, "unknown key \"colour\""},
         {23, "destination example.com: already in [tlspolicy example.com] (line 15)"},
         {27, "tafile: \"relative.pem\" is not an absolute path"},
     };
-    const char *text = "[tlspolicy]\n"                 /* 1 */
-                       "default = maybe\n"             /* 2 */
-                       "min_cipher_bits = 512\n"       /* 3 */
-                       "[tlspolicy nolevel.example]\n" /* 4 */
-                       "min_cipher_bits = 128\n"       /* 5 */
-                       "[tlspolicy fp.example]\n"      /* 6 */
-                       "match = 0123\n"                /* 7 */
-                       "level = fingerprint\n"         /* 8 */
-                       "[tlspolicy nofp.example]\n"    /* 9 */
-                       "level = fingerprint\n"         /* 10 */
-                       "[tlspolicy m.example]\n"       /* 11 */
-                       "level = encrypt\n"             /* 12 */
-                       "match = x.example\n"           /* 13 */
-                       "[tlspolicy example.com]\n"     /* 14 */
-                       "level = encrypt\n"             /* 15 */
-                       "min_cipher_bits = 256\n"       /* 16 */
-                       "min_protocol = TLSv1.3\n"      /* 17 */
-                       "[tlspolicy names.example]\n"   /* 18 */
-                       "level = secure\n"              /* 19 */
-                       "match = x.example:bad+name\n"  /* 20 */
-                       "colour = blue\n"               /* 21 */
-                       "[tlspolicy again]\n"           /* 22 */
-                       "destination = example.com\n"   /* 23 */
-                       "level = may\n"                 /* 24 */
-                       "[tlspolicy ta.example]\n"      /* 25 */
-                       "level = verify\n"              /* 26 */
-                       "tafile = relative.pem\n"       /* 27 */
+    const char *text = "[tlspolicy]\n"                            /* 1 */
+                       "default = maybe\n"                        /* 2 */
+                       "min_cipher_bits = 512\n"                  /* 3 */
+                       "[tlspolicy nolevel.example]\n"            /* 4 */
+                       "min_cipher_bits = 128\n"                  /* 5 */
+                       "[tlspolicy fp.example]\n"                 /* 6 */
+                       "match = 0123\n"                           /* 7 */
+                       "level = fingerprint\n"                    /* 8 */
+                       "[tlspolicy nofp.example]\n"               /* 9 */
+                       "level = fingerprint\n"                    /* 10 */
+                       "[tlspolicy m.example]\n"                  /* 11 */
+                       "level = encrypt\n"                        /* 12 */
+                       "match = x.example\n"                      /* 13 */
+                       "[tlspolicy example.com]\n"                /* 14 */
+                       "level = encrypt\n"                        /* 15 */
+                       "min_cipher_bits = 256\n"                  /* 16 */
+                       "min_protocol = TLSv1.3\n"                 /* 17 */
+                       "[tlspolicy names.example]\n"              /* 18 */
+                       "level = secure\n"                         /* 19 */
+                       "match = x.example:bad+name:*.x.example\n" /* 20 */
+                       "colour = blue\n"                          /* 21 */
+                       "[tlspolicy again]\n"                      /* 22 */
+                       "destination = example.com\n"              /* 23 */
+                       "level = may\n"                            /* 24 */
+                       "[tlspolicy ta.example]\n"                 /* 25 */
+                       "level = verify\n"                         /* 26 */
+                       "tafile = relative.pem\n"                  /* 27 */
         ;
     int errors;
     const char *out;
