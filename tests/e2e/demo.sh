@@ -19,6 +19,10 @@ export E2E_RUN
 
 rel() { case $1 in "$demo_root"/*) echo "${1#"$demo_root"/}" ;; *) echo "$1" ;; esac; }
 say() { printf '%s\n' "$*"; }
+e2e_die() {
+    say "make demo: $*"
+    exit 1
+}
 
 say ""
 say "postseal demo: a private Postfix on 127.0.0.1:$PS_PORT_BASE with postseal on the shipped config"
