@@ -107,13 +107,10 @@ int cio_boundary(char *buf, size_t size)
     return 0;
 }
 
-int cio_gpgme_ctx(const char *home, gpgme_ctx_t *ctx, struct ferr *err)
+int cio_gpgme_home_ok(const char *home, struct ferr *err)
 {
-    static int initialized;
     struct stat st;
-    gpgme_error_t ge;
 
-    *ctx = NULL;
     if (home == NULL || *home == 0) {
         ferr_set(err, FERR_TEMP, "4.3.5 no GnuPG home configured (gnupg_home)");
         return FERR_TEMP;
@@ -130,6 +127,17 @@ int cio_gpgme_ctx(const char *home, gpgme_ctx_t *ctx, struct ferr *err)
         ferr_set(err, FERR_TEMP, "4.3.0 GnuPG home %s: %s", home, strerror(errno));
         return FERR_TEMP;
     }
+    return FERR_OK;
+}
+
+int cio_gpgme_ctx(const char *home, gpgme_ctx_t *ctx, struct ferr *err)
+{
+    static int initialized;
+    gpgme_error_t ge;
+
+    *ctx = NULL;
+    if (cio_gpgme_home_ok(home, err) != FERR_OK)
+        return FERR_TEMP;
     if (!initialized) {
         if (gpgme_check_version(NULL) == NULL ||
             (ge = gpgme_engine_check_version(GPGME_PROTOCOL_OpenPGP)) != 0) {

@@ -36,5 +36,7 @@ size_t cio_lf2crlf(const char *src, size_t n, char *dst);
 #include <gpgme.h>
 struct ferr;
 int cio_gpgme_ctx(const char *home, gpgme_ctx_t *ctx, struct ferr *err);
+/* Only the checks on the directory (cheap: no gpg process is started). */
+int cio_gpgme_home_ok(const char *home, struct ferr *err);
 
 #endif /* POSTSEAL_CRYPTIO_H */

@@ -44,7 +44,7 @@
 
 struct keystore {
     const struct keystore_conf *conf;
-    gpgme_ctx_t gpg;     /* NULL when no gnupg_home is configured */
+    gpgme_ctx_t gpg;     /* made on first use (ks_gpg) */
     X509_STORE *anchors; /* NULL when no smime_ca is configured */
 };
 
@@ -272,7 +272,9 @@ int keystore_open(struct keystore **ksp, const struct keystore_conf *conf, struc
         return FERR_TEMP;
     }
     ks->conf = conf;
-    if (conf->gnupg_home && cio_gpgme_ctx(conf->gnupg_home, &ks->gpg, err) != FERR_OK)
+    /* the gpgme context (several gpg processes to start) is made on the first OpenPGP lookup:
+     * S/MIME-only mail does not pay for it */
+    if (conf->gnupg_home && cio_gpgme_home_ok(conf->gnupg_home, err) != FERR_OK)
         goto fail;
     if (conf->smime_ca) {
         memset(&ac, 0, sizeof(ac));
@@ -311,6 +313,13 @@ void keystore_close(struct keystore *ks)
 }
 
 /* ---- OpenPGP ---------------------------------------------------------------------------- */
+
+static int ks_gpg(struct keystore *ks, struct ferr *err)
+{
+    if (ks->gpg != NULL)
+        return FERR_OK;
+    return cio_gpgme_ctx(ks->conf->gnupg_home, &ks->gpg, err);
+}
 
 static const char *ks_date(long t)
 {
@@ -418,7 +427,7 @@ static int ks_pgp_search(struct keystore *ks, const char *addr, int purpose, cha
     int candidates = 0;
 
     whybuf[0] = 0;
-    if (ks->gpg == NULL) {
+    if (ks->conf->gnupg_home == NULL) {
         ferr_set(err, FERR_PERM, "5.7.1 no OpenPGP key for <%s>: no gnupg_home configured", addr);
         return FERR_PERM;
     }
@@ -426,6 +435,8 @@ static int ks_pgp_search(struct keystore *ks, const char *addr, int purpose, cha
         ferr_set(err, FERR_PERM, "5.1.3 no OpenPGP key for <%s>: not a valid address", addr);
         return FERR_PERM;
     }
+    if (ks_gpg(ks, err) != FERR_OK)
+        return FERR_TEMP;
     snprintf(pattern, sizeof(pattern), "<%s>", addr);
     if ((ge = gpgme_op_keylist_start(ks->gpg, pattern, purpose == KEYSTORE_SIGN)) != 0) {
         ferr_set(err, FERR_TEMP, "4.3.0 GnuPG home %s: key listing failed: %s",
@@ -505,10 +516,12 @@ int keystore_pgp_signer(struct keystore *ks, const char *id, char *fpr, size_t s
 
     if (!ks_is_fpr(id))
         return ks_pgp_search(ks, id, KEYSTORE_SIGN, fpr, size, err);
-    if (ks->gpg == NULL) {
+    if (ks->conf->gnupg_home == NULL) {
         ferr_set(err, FERR_TEMP, "4.3.5 OpenPGP signing key %s: no gnupg_home configured", id);
         return FERR_TEMP;
     }
+    if (ks_gpg(ks, err) != FERR_OK)
+        return FERR_TEMP;
     if (strncasecmp(id, "0x", 2) == 0)
         id += 2;
     if ((ge = gpgme_get_key(ks->gpg, id, &key, 1)) != 0) {
