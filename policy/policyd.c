@@ -418,9 +418,35 @@ struct pol_conn {
     struct proto_scan scan;
     char peer[64];
     unsigned long requests;
-    char last_qid[32];
+    char last_qid[32]; /* of the last answered request */
     char last_inst[64];
+    size_t noted;      /* pending input already searched for the two below */
+    char pend_qid[32]; /* of the unfinished request, when its lines say */
+    char pend_inst[64];
 };
+
+/* Remembers queue_id and instance from the complete lines of an unfinished
+ * request, so a drop can be logged with them.  Each byte is looked at once. */
+static void pol_note(struct pol_conn *pc, const char *data)
+{
+    const char *p = data + pc->noted;
+    const char *end = data + pc->scan.line_start;
+
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n;
+
+        if (nl == NULL)
+            break;
+        n = (size_t)(nl - p);
+        if (n > 9 && memcmp(p, "instance=", 9) == 0)
+            snprintf(pc->pend_inst, sizeof(pc->pend_inst), "%.*s", (int)(n - 9), p + 9);
+        else if (n > 9 && memcmp(p, "queue_id=", 9) == 0)
+            snprintf(pc->pend_qid, sizeof(pc->pend_qid), "%.*s", (int)(n - 9), p + 9);
+        p = nl + 1;
+    }
+    pc->noted = pc->scan.line_start;
+}
 
 static void *pol_open(void *app, const char *peer)
 {
@@ -438,7 +464,12 @@ static void pol_close(void *conn, const char *reason)
 {
     struct pol_conn *pc = conn;
 
-    if (reason != NULL)
+    if (reason != NULL && (*pc->pend_qid || *pc->pend_inst))
+        log_warnx("%s: %s: connection dropped after %lu requests: %s (unfinished request "
+                  "instance=%s)",
+                  pc->peer, *pc->pend_qid ? pc->pend_qid : "NOQUEUE", pc->requests, reason,
+                  *pc->pend_inst ? pc->pend_inst : "-");
+    else if (reason != NULL)
         log_warnx("%s: connection dropped after %lu requests: %s (last queue_id=%s "
                   "instance=%s)",
                   pc->peer, pc->requests, reason, *pc->last_qid ? pc->last_qid : "-",
@@ -456,13 +487,20 @@ static ssize_t pol_feed(void *conn, char *data, size_t len, struct buf *out)
     char err[300];
     ssize_t n = proto_scan(&pc->scan, data, len, err, sizeof(err));
 
-    if (n == 0)
+    if (n == 0) {
+        pol_note(pc, data);
         return 0;
+    }
     if (n < 0) {
-        log_warnx("%s: bad request: %s", pc->peer, err);
+        pol_note(pc, data);
+        log_warnx("%s: %s: bad request: %s (instance=%s)", pc->peer,
+                  *pc->pend_qid ? pc->pend_qid : "NOQUEUE", err,
+                  *pc->pend_inst ? pc->pend_inst : "-");
         return -1;
     }
     proto_scan_reset(&pc->scan);
+    pc->noted = 0;
+    pc->pend_qid[0] = pc->pend_inst[0] = 0;
     if (proto_parse(data, (size_t)n, &req, err, sizeof(err)) < 0 ||
         pol_decide(pc->svc, &req, time(NULL), &d, err, sizeof(err)) < 0) {
         log_warnx("%s: %s: bad request: %s (instance=%s)", pc->peer,
