@@ -11,6 +11,7 @@
  * Failure: read errors return -1 with errno; the caller turns them into FERR_TEMP.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -132,22 +133,27 @@ int cio_gpgme_home_ok(const char *home, struct ferr *err)
 
 int cio_gpgme_ctx(const char *home, gpgme_ctx_t *ctx, struct ferr *err)
 {
-    static int initialized;
-    gpgme_error_t ge;
+    static char *global_home; /* the home set as gpgme's default (first one asked for) */
+    gpgme_error_t ge = 0;
 
     *ctx = NULL;
     if (cio_gpgme_home_ok(home, err) != FERR_OK)
         return FERR_TEMP;
-    if (!initialized) {
+    if (global_home == NULL) {
+        /* Every gpgme context would otherwise ask "gpg --version" again when told its home;
+         * made the default once, later contexts on the same home start no process. */
         if (gpgme_check_version(NULL) == NULL ||
-            (ge = gpgme_engine_check_version(GPGME_PROTOCOL_OpenPGP)) != 0) {
-            ferr_set(err, FERR_TEMP, "4.3.0 gpgme: no usable gpg engine");
+            (ge = gpgme_set_engine_info(GPGME_PROTOCOL_OpenPGP, NULL, home)) != 0 ||
+            (ge = gpgme_engine_check_version(GPGME_PROTOCOL_OpenPGP)) != 0 ||
+            (global_home = strdup(home)) == NULL) {
+            ferr_set(err, FERR_TEMP, "4.3.0 gpgme: no usable gpg engine%s%s", ge ? ": " : "",
+                     ge ? gpgme_strerror(ge) : "");
             return FERR_TEMP;
         }
-        initialized = 1;
     }
     if ((ge = gpgme_new(ctx)) != 0 ||
-        (ge = gpgme_ctx_set_engine_info(*ctx, GPGME_PROTOCOL_OpenPGP, NULL, home)) != 0 ||
+        (strcmp(home, global_home) != 0 &&
+         (ge = gpgme_ctx_set_engine_info(*ctx, GPGME_PROTOCOL_OpenPGP, NULL, home)) != 0) ||
         (ge = gpgme_set_protocol(*ctx, GPGME_PROTOCOL_OpenPGP)) != 0 ||
         (ge = gpgme_set_pinentry_mode(*ctx, GPGME_PINENTRY_MODE_LOOPBACK)) != 0) {
         ferr_set(err, FERR_TEMP, "4.3.0 gpgme context for %s: %s", home, gpgme_strerror(ge));
