@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Loopback test server for the inbound tests.
 
-GET serves static files from WWW (CRLs, VKS keyserver layout).  POST is an
+GET serves static files from WWW (CRLs, VKS keyserver layout; HKP
+/pks/lookup?op=get&search=0xFPR is answered from the same files).  POST is an
 OCSP request: it is answered by the real `openssl ocsp` responder run on the
 CA in DIR (index.txt = good/revoked, serials it never issued = unknown),
 signed by RSIGNER (normally the CA's delegated OCSP signer).  openssl 3.0's
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 
 port, www = int(sys.argv[1]), sys.argv[2]
 ocsp = None
@@ -35,6 +37,14 @@ class H(http.server.SimpleHTTPRequestHandler):
     def do_GET(self):
         if hang:
             time.sleep(3600)
+        if self.path.startswith("/pks/lookup?"):
+            # HKP: op=get&options=mr&search=0xFPR, answered from the VKS tree
+            q = urllib.parse.parse_qs(self.path.split("?", 1)[1])
+            fpr = q.get("search", [""])[0]
+            if q.get("op") != ["get"] or not fpr.startswith("0x"):
+                self.send_error(400)
+                return
+            self.path = "/vks/v1/by-fingerprint/" + fpr[2:].upper()
         return super().do_GET()
 
     def do_POST(self):

@@ -176,11 +176,23 @@ sed 's/secret plan is ready/secret plan is CANCELLED/' msg/pgp-signed-alice.eml 
   printf '\n--mix--\n'; } >msg/efail.eml
 # gpgsm (GnuPG's S/MIME tool) as a second independent S/MIME producer
 mkdir -p -m 700 gpgsm
-if GNUPGHOME="$D/gpgsm" gpgsm --batch --disable-crl-checks --import ca.pem bob.pem >/dev/null 2>&1; then
+if GNUPGHOME="$D/gpgsm" timeout 30 gpgsm --batch --disable-crl-checks --import ca.pem bob.pem >/dev/null 2>&1; then
     fp=$(openssl x509 -in ca.pem -noout -fingerprint -sha1 | sed 's/.*=//')
     echo "$fp S relax" >gpgsm/trustlist.txt
     { hdr alice@ext.example gpgsm-enc; printf 'MIME-Version: 1.0\nContent-Type: application/pkcs7-mime; smime-type=enveloped-data; name=smime.p7m\nContent-Transfer-Encoding: base64\n\n'
-      GNUPGHOME="$D/gpgsm" gpgsm --batch --disable-crl-checks --disable-policy-checks -r bob@local.example --encrypt entity.txt 2>/dev/null | base64 -w 76; } >msg/gpgsm-enc.eml
+      GNUPGHOME="$D/gpgsm" timeout 30 gpgsm --batch --disable-crl-checks --disable-policy-checks -r bob@local.example --encrypt entity.txt 2>/dev/null | base64 -w 76; } >msg/gpgsm-enc.eml
+    # alice's key into gpgsm (PKCS#12 with the legacy algorithms gpgsm 2.2 reads), then a
+    # detached signature over the CRLF entity, wrapped as multipart/signed
+    q openssl pkcs12 -export -in alice.pem -inkey alice.key -passout pass: -keypbe PBE-SHA1-3DES \
+        -certpbe PBE-SHA1-3DES -macalg sha1 -out alice.p12
+    GNUPGHOME="$D/gpgsm" timeout 30 gpgsm --batch --pinentry-mode loopback --passphrase '' --disable-crl-checks \
+        --import alice.p12 </dev/null >/dev/null 2>&1
+    { hdr alice@ext.example gpgsm-signed; printf 'MIME-Version: 1.0\nContent-Type: multipart/signed; protocol="application/pkcs7-signature"; micalg=sha-256; boundary="gsb"\n\n--gsb\n'
+      lf <entity.txt
+      printf '\n--gsb\nContent-Type: application/pkcs7-signature; name=smime.p7s\nContent-Transfer-Encoding: base64\n\n'
+      GNUPGHOME="$D/gpgsm" timeout 30 gpgsm --batch --pinentry-mode loopback --passphrase '' --disable-crl-checks \
+          --disable-policy-checks -u alice@ext.example --include-certs -1 --detach-sign entity.txt </dev/null 2>/dev/null | base64 -w 76
+      printf '\n--gsb--\n'; } >msg/gpgsm-signed.eml
 fi
 gpgconf --kill all >/dev/null 2>&1 || true
 for h in gpg-alice gpg-gw gpg-rita gpg-uma gpgsm; do GNUPGHOME="$D/$h" gpgconf --kill all >/dev/null 2>&1 || true; done

@@ -28,8 +28,9 @@ static char home[600]; /* per-test copy of the gateway's GnuPG home */
 static int port_ocsp, port_http, port_hang, port_badocsp;
 static pid_t servers[4];
 static int nservers;
-static char *outs[8];       /* outputs of run(), freed by teardown */
-static int run_no_hold_dir; /* run(): leave hold_dir out */
+static char *outs[8];             /* outputs of run(), freed by teardown */
+static int run_no_hold_dir;       /* run(): leave hold_dir out */
+static const char *run_keyserver; /* run(): instead of the VKS keyserver line */
 static int nouts;
 
 static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -83,8 +84,9 @@ static void teardown(void)
         free(outs[i]);
     nouts = 0;
     if (home[0])
-        sh("GNUPGHOME=%s gpgconf --kill all >/dev/null 2>&1; rm -rf %s %s/hold.%d", home, home, fx,
-           (int)getpid());
+        sh("GNUPGHOME=%s gpgconf --kill all >/dev/null 2>&1; GNUPGHOME=%s/gpg-alice gpgconf --kill "
+           "all >/dev/null 2>&1; rm -rf %s %s/hold.%d",
+           home, fx, home, fx, (int)getpid());
 }
 
 static void wait_port(int port)
@@ -165,12 +167,18 @@ static void run(const char *name, const char *sender, const char *extra, struct 
     FILE *fp, *out;
     int fd;
 
+    char ks[200];
+
+    if (run_keyserver)
+        snprintf(ks, sizeof(ks), "%s", run_keyserver);
+    else
+        snprintf(ks, sizeof(ks), "keyserver = http://127.0.0.1:%d", port_http);
     snprintf(ini, sizeof(ini), "%s/t.%d.ini", fx, (int)getpid());
     snprintf(text, sizeof(text),
              "[inbound]\nlocal_domains = local.example\ngnupg_home = %s\n"
              "smime_keypair = %s/bob.key %s/bob.pem\nca_file = %s/ca.pem\n"
-             "keyserver = http://127.0.0.1:%d\nstatus_timeout = 2s\n%s%s/hold.%d\n%s\n",
-             home, fx, fx, fx, port_http, run_no_hold_dir ? "# hold_dir = " : "hold_dir = ", fx,
+             "%s\nstatus_timeout = 2s\n%s%s/hold.%d\n%s\n",
+             home, fx, fx, fx, ks, run_no_hold_dir ? "# hold_dir = " : "hold_dir = ", fx,
              (int)getpid(), extra ? extra : "");
     cr_assert_not_null(fp = fopen(ini, "w"));
     fputs(text, fp);
@@ -972,4 +980,28 @@ Test(inbound, hold_without_hold_dir_marks_for_postfix)
     /* an X-Postseal-Hold from outside is removed like the result header */
     run("plain", "alice@ext.example", NULL, &r);
     HASNT(r, "X-Postseal-Hold");
+}
+
+Test(inbound, pgp_revocation_through_hkp_keyserver)
+{
+    char extra[200];
+    struct run r;
+
+    start("www");
+    snprintf(extra, sizeof(extra), "keyserver = hkp://127.0.0.1:%d\non_fail = reject", port_http);
+    /* the same server asked with the HKP protocol instead of VKS */
+    run_keyserver = extra;
+    run("pgp-enc-rita", "rita@ext.example", "", &r);
+    cr_assert_eq(r.rc, FERR_PERM, "%s", r.res.verify);
+    cr_assert(strncmp(r.err.text, "5.7.1 signer revoked: key ", 26) == 0, "%s", r.err.text);
+}
+
+Test(inbound, gpgsm_signed_valid)
+{
+    struct run r;
+
+    start("ocsp");
+    run("gpgsm-signed", "alice@ext.example", "require = trusted, status_known", &r);
+    cr_assert_eq(r.rc, FERR_OK, "%s", r.err.text);
+    VERIFY(r, "valid; method=smime; signer=\"alice@ext.example\"; status=good (ocsp)");
 }
