@@ -43,10 +43,12 @@ static int sh(const char *fmt, ...)
 {
     char cmd[8192];
     va_list ap;
-    int st;
+    int st, n;
 
+    /* stdin from /dev/null: gpgsm waits on it otherwise */
+    n = snprintf(cmd, sizeof(cmd), "exec </dev/null; ");
     va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    vsnprintf(cmd + n, sizeof(cmd) - (size_t)n, fmt, ap);
     va_end(ap);
     st = system(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 255;
@@ -123,6 +125,14 @@ static void fixture(void)
            "$O x509 -req -in $u.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 "
            "-extfile $u.ext -out $u.crt 2>/dev/null; chmod 600 $u.key; done;"
            "mkdir certs; cp dave@example.net.crt certs/;"
+           /* gpgsm: dave's key (legacy PKCS#12: gpgsm 2.2 reads no other) and
+            * the CA as trusted root, no CRL checks */
+           "mkdir -m 700 gsm; $O pkcs12 -export -legacy -in dave@example.net.crt "
+           "-inkey dave@example.net.key -passout pass: -out dave.p12;"
+           "gpgsm --homedir gsm --batch --pinentry-mode loopback --passphrase '' "
+           "--import ca.crt signer@example.com.crt dave.p12 </dev/null 2>/dev/null;"
+           "echo \"$($O x509 -in ca.crt -noout -fingerprint -sha1 | cut -d= -f2) S "
+           "relax\" > gsm/trustlist.txt; echo disable-crl-checks > gsm/gpgsm.conf;"
            "touch ready",
            fx),
         0, "making the fixture failed");
@@ -444,6 +454,25 @@ Test(filter, smime_encrypt_and_sign_with_openssl)
     body = slurp("%s/inner.lf.body", work);
     cr_assert_str_eq(body, latin_body);
     free(err), free(msg), free(body);
+}
+
+Test(filter, smime_encrypted_decrypted_by_gpgsm)
+{
+    char *err, *out;
+
+    sink_start("");
+    config("encrypt = required\nmethod = smime\n");
+    cr_assert_eq(run(latin_msg, "-f alice@example.com -- dave@example.net", &err), 0, "%s", err);
+    /* the base64 body of the message is the CMS object */
+    cr_assert_eq(sh("awk 'b{print} /^$/{b=1}' %s/1.msg | base64 -d > %s/cms.der", work, work), 0);
+    cr_assert_eq(sh("gpgsm --homedir %s/gsm --batch --pinentry-mode loopback --passphrase '' "
+                    "--decrypt %s/cms.der > %s/inner 2>%s/g.err",
+                    fx, work, work, work),
+                 0, "gpgsm cannot decrypt: %s", slurp("%s/g.err", work));
+    out = slurp("%s/inner", work);
+    cr_assert(strstr(out, "Subject: numbers [secure]\r\n") != NULL, "%s", out);
+    cr_assert(strstr(out, "Caf=C3=A9 cr=C3=A8me") != NULL, "%s", out);
+    free(err), free(out);
 }
 
 Test(filter, smime_sign_only_verified_by_openssl)
@@ -773,7 +802,7 @@ ReportHook(POST_ALL)(struct criterion_global_stats *stats)
     (void)stats;
     sh("for d in /tmp/test_filter.fx.*; do [ -d \"$d\" ] || continue; p=${d##*.}; "
        "if [ \"$p\" = %d ] || [ \"$p\" = %d ] || ! kill -0 \"$p\" 2>/dev/null; then "
-       "for h in gf gb gc gs; do gpgconf --homedir $d/$h --kill all 2>/dev/null; done; "
+       "for h in gf gb gc gs gsm; do gpgconf --homedir $d/$h --kill all 2>/dev/null; done; "
        "rm -rf \"$d\"; fi; done",
        (int)getpid(), (int)getppid());
 }
