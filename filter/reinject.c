@@ -352,13 +352,21 @@ static int smtp_has_8bit(int fd)
     return 0;
 }
 
+static int smtp_has_utf8(const char *a)
+{
+    for (; *a; a++)
+        if ((unsigned char)*a >= 0x80)
+            return 1;
+    return 0;
+}
+
 static int reinject_smtp(const struct reinject_conf *c, int fd, const char *sender,
                          const char *const *rcpts, size_t n, struct ferr *err)
 {
     struct smtp s;
     char cmd[SMTP_LINE];
     size_t i;
-    int rc = -1;
+    int rc = -1, utf8;
     int eight = smtp_has_8bit(fd);
 
     memset(&s, 0, sizeof(s));
@@ -378,8 +386,14 @@ static int reinject_smtp(const struct reinject_conf *c, int fd, const char *send
         smtp_fail(&s, "EHLO", err);
         goto out;
     }
-    snprintf(cmd, sizeof(cmd), "MAIL FROM:<%s>%s", sender,
-             eight && s.ext_8bitmime ? " BODY=8BITMIME" : "");
+    /* an address with UTF-8 needs SMTPUTF8 (RFC 6531); without the
+     * extension the server refuses it itself */
+    utf8 = smtp_has_utf8(sender);
+    for (i = 0; i < n; i++)
+        utf8 |= smtp_has_utf8(rcpts[i]);
+    snprintf(cmd, sizeof(cmd), "MAIL FROM:<%s>%s%s", sender,
+             eight && s.ext_8bitmime ? " BODY=8BITMIME" : "",
+             utf8 && s.ext_smtputf8 ? " SMTPUTF8" : "");
     if (smtp_cmd(&s, cmd, "MAIL FROM", 2, err) < 0)
         goto out;
     for (i = 0; i < n; i++) {

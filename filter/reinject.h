@@ -25,11 +25,10 @@ int reinject_parse_hostport(struct reinject_conf *c, const char *value);
 /*
  * Sends the message in fd ([0, EOF), LF line ends) to the recipients with
  * this envelope sender ("" = null sender).  SMTP: LF -> CRLF, dot-stuffing,
- * BODY=8BITMIME when offered; any 4xx, timeout or connection failure is
- * FERR_TEMP, a 5xx FERR_PERM with the server's enhanced status code.
- * Either every recipient was accepted or the transaction was abandoned.
- * sendmail: execv (never a shell) of sendmail_argv + "-G -i -f SENDER --
- * RCPT...", message on stdin; exit 0 = OK, anything else FERR_TEMP.
+ * BODY=8BITMIME when offered (SMTPUTF8 for UTF-8 addresses); any 4xx, timeout or connection failure
+ * is FERR_TEMP, a 5xx FERR_PERM with the server's enhanced status code. Either every recipient was
+ * accepted or the transaction was abandoned. sendmail: execv (never a shell) of sendmail_argv + "-G
+ * -i -f SENDER -- RCPT...", message on stdin; exit 0 = OK, anything else FERR_TEMP.
  */
 int reinject_send(const struct reinject_conf *c, int fd, const char *sender,
                   const char *const *rcpts, size_t n, struct ferr *err);

@@ -162,6 +162,26 @@ Test(reinject, null_sender_and_7bit)
     close(fd);
 }
 
+Test(reinject, utf8_addresses_use_smtputf8)
+{
+    const char *const script[] = {"220 hi",  "250-hello\r\n250-8BITMIME\r\n250 SMTPUTF8",
+                                  "250 ok",  "250 ok",
+                                  "354 go",  "250 ok",
+                                  "221 bye", NULL};
+    const char *const r[] = {"j\xc3\xb6rg@example.org"};
+    struct reinject_conf c = conf(srv_start(script));
+    struct ferr err;
+    int fd = msgfd("Subject: t\n\nx\n");
+    int rc = reinject_send(&c, fd, "a@example.com", r, 1, &err);
+
+    srv_stop();
+    cr_assert_eq(rc, FERR_OK, "%s", err.text);
+    cr_assert(strstr(slurp(transcript), "MAIL FROM:<a@example.com> SMTPUTF8\r\nRCPT "
+                                        "TO:<j\xc3\xb6rg@example.org>\r\n") != NULL,
+              "%s", slurp(transcript));
+    close(fd);
+}
+
 Test(reinject, temporary_rcpt_failure_is_75)
 {
     const char *const script[] = {"220 hi",    "250 hello", "250 ok", "450 4.2.0 mailbox busy",
