@@ -13,9 +13,11 @@
  * with the reasons; KEYS_TEMP when any lookup failed in a way that may heal
  * (timeout, server down), because a key might exist: the message must stay
  * queued.  on_failure = ignore, or KEYS_OPPORTUNISTIC from a caller whose
- * policy sends in clear anyway, turns KEYS_TEMP into KEYS_NONE (opportunistic
- * setups).  Temporary failures are never cached.  A cache that cannot be
- * opened is logged and the lookup goes on without it.
+ * policy sends in clear anyway, turns KEYS_TEMP of a REMOTE lookup into
+ * KEYS_NONE (opportunistic setups); a local key store that cannot be read
+ * (gnupg_home, [keys domain] keys) stays KEYS_TEMP: the key may well be there,
+ * so the message is deferred, never sent in clear.  Temporary failures are never cached.  A cache
+ * that cannot be opened is logged and the lookup goes on without it.
  *
  * keys_lookup_report() runs the same steps with a trace of every step.
  */
@@ -418,7 +420,7 @@ static int keys_find_addr(struct keys *k, const char *addr, unsigned want, struc
     if (rc == KR_FOUND)
         return rc;
     if (rc == KR_TEMP)
-        temp = 1;
+        temp = k->local_failed = 1;
     res->kind = 0;
     res->fpr[0] = 0;
     rc = keys_remote(k, addr, want, 1, res, why, whylen);
@@ -486,6 +488,7 @@ int keys_find(struct keys *k, const char *address, unsigned want, struct keys_re
 
     memset(res, 0, sizeof(*res));
     ferr_clear(err);
+    k->local_failed = 0;
     if (keys_addr_split(address, local, sizeof(local), domain, sizeof(domain)) < 0) {
         snprintf(res->why, sizeof(res->why),
                  "\"%.300s\" is not a mail address postseal can "
@@ -498,7 +501,9 @@ int keys_find(struct keys *k, const char *address, unsigned want, struct keys_re
     rc = keys_find_addr(k, addr, want, res, res->why, sizeof(res->why));
     if (rc == KR_FOUND)
         return KEYS_FOUND;
-    if (rc == KR_TEMP && !ignore)
+    /* A local key store that cannot be read is a fault here, not "no key":
+     * it defers even under an opportunistic policy (the key may be there). */
+    if (rc == KR_TEMP && (!ignore || k->local_failed))
         goto temp;
     temp |= rc == KR_TEMP;
 
@@ -509,7 +514,7 @@ int keys_find(struct keys *k, const char *address, unsigned want, struct keys_re
         rc = keys_domain_static(k, d, want, res, res->why, sizeof(res->why));
         if (rc == KR_FOUND)
             goto gateway;
-        if (rc == KR_TEMP && !ignore)
+        if (rc == KR_TEMP) /* configured domain keys are local: always a fault */
             goto temp;
         temp |= rc == KR_TEMP;
         if (d->gateway_address != NULL)
@@ -524,7 +529,7 @@ int keys_find(struct keys *k, const char *address, unsigned want, struct keys_re
             snprintf(res->keyaddr, sizeof(res->keyaddr), "%s", gw);
             goto gateway;
         }
-        if (rc == KR_TEMP && !ignore)
+        if (rc == KR_TEMP && (!ignore || k->local_failed))
             goto temp;
         temp |= rc == KR_TEMP;
     }

@@ -55,6 +55,7 @@ struct keys {
     int nvks;
     struct curl_slist *connect_to;
     int on_failure_ignore;
+    int local_failed; /* this keys_find(): the local key store could not be read */
     char *gateway_localpart;
     struct keys_ldap *ldap;
     int nldap;
