@@ -7,7 +7,9 @@
 #   a@  reinjection server down (nothing listens on the return port)
 #   b@  full disk: temp_dir on a 1 MiB tmpfs, a 3 MiB message
 #   bob@ GnuPG home unreadable by the filter's user (bob has a key there)
-#   d@  keyserver down: [keys] hkp on a closed port, no local key for d@
+#   d@  keyserver down: [keys] hkp on a closed port, no local key for d@, and
+#       a rule requiring encryption for d@ (under an opportunistic policy a
+#       key server that is down counts as "no key": issue 5, t_keys_e2e)
 #   e@  kill -9 of the filter in the middle of the message (it is blocked
 #       in the SMTP dialogue with a return server that never answers)
 . "$(dirname "$0")/lib.sh"
@@ -40,7 +42,7 @@ DOWN=$(e2e_port 7)          # nothing listens here
 SILENT=$(e2e_port 6)        # accepts, never says a word
 KS=$(e2e_port 5)            # "keyserver": nothing listens here
 
-write_conf() { # REINJECT_PORT TEMP_DIR GNUPG_HOME [KEYS_METHODS]
+write_conf() { # REINJECT_PORT TEMP_DIR GNUPG_HOME [KEYS_METHODS [REQUIRED_RCPT]]
     cat >"$E2E_DIR/filter.ini" <<EOF
 [filter]
 reinject = 127.0.0.1:$1
@@ -48,6 +50,9 @@ reinject_timeout = 120s
 temp_dir = $2
 gnupg_home = $3
 encrypt = opportunistic
+${5:+[filter rule required]}
+${5:+recipient = $5}
+${5:+encrypt = required}
 
 [keys]
 ${4:+methods = $4}
@@ -105,13 +110,14 @@ body b 3072 >"$E2E_DIR/b.txt"
 deferred_case "full disk" b@example.test "([Nn]o space|ENOSPC|disk|full)" "$E2E_DIR/b.txt"
 is "full disk: the filter left nothing behind in temp_dir" "" "$(ls -A "$TINY")"
 
-# c. GnuPG home unreadable (bob has a key; opportunistic must not send plain)
+# c. GnuPG home unreadable (bob has a key; opportunistic must not send plain:
+#    an unreadable local key store is a fault, not "no key")
 write_conf "$RPORT" "$E2E_DIR/tmp" "$LOCKED"
 body c 8 >"$E2E_DIR/c.txt"
 deferred_case "gpg home unreadable" bob@example.test "([Gg]nu[Pp][Gg]|gpg|4\.3\.0)" "$E2E_DIR/c.txt"
 
 # d. keyserver down (d@ has no local key; [keys] on_failure defaults to defer)
-write_conf "$RPORT" "$E2E_DIR/tmp" "$GH" hkp
+write_conf "$RPORT" "$E2E_DIR/tmp" "$GH" hkp d@example.test
 body d 8 >"$E2E_DIR/d.txt"
 deferred_case "keyserver down" d@example.test "(127\.0\.0\.1:$KS|hkp|keyserver|lookup|refused|connect)" "$E2E_DIR/d.txt"
 
