@@ -159,7 +159,7 @@ smtp_send out --to user2@a.test
 is "daemon down: the transport lookup fails, RCPT gets 451" 451 "$(smtp_code RCPT)"
 # without the transport socketmap the message is accepted, but the TLS policy
 # lookup fails: deferred, never sent without its policy
-pf_conf out "transport_maps = inline:{ a.test=smtp:[127.0.0.1]:$pg }"
+pf_conf out "transport_maps = inline:{ a.test=smtp:[127.0.0.1]:$pg, c.test=smtp:[127.0.0.1]:$pw, d.test=smtp:[localhost]:$pw, e.test=smtp:[127.0.0.1]:$pk }"
 pf_reload out
 smtp_send out --to user3@a.test
 is "daemon down: accepted for later delivery" 250 "$(smtp_code '\.')"
@@ -174,3 +174,8 @@ daemon_start tlspolicyd "unix:$sock" "$POSTSEAL_TLSPOLICYD" -f -v -c "$ini" ||
 pf_flush out
 ok "daemon back: the deferred message is delivered" mail_wait good user3@a.test
 is "user2 (refused at RCPT) never arrived" 0 "$(mail_count good user2@a.test)"
+pf_settle out
+is "after the flush c, d, e are still deferred" 3 "$(pf_queue_count out deferred)"
+file_lacks "c/d/e were never sent anywhere" "$log" "to=<user@[cde]\.test>.*status=sent"
+is "nothing at the wrong receiver" 0 "$(mail_count wrong user@c.test)"
+is "nothing at the weak receiver" 0 "$(mail_count weak user@e.test)"
