@@ -356,3 +356,38 @@ Test(sendmail_access, missing_file_is_an_error, .init = cr_redirect_stderr)
     cr_assert_eq(d.errors, 1);
     cr_assert(strstr(read_stderr(), "/nonexistent/access: cannot open") != NULL);
 }
+
+Test(sendmail_access, tls_clt_address_keys_become_cidr_scopes, .init = cr_redirect_stderr)
+{
+    struct sma_conf sc = {0};
+    struct cfg_diag d = {0};
+    struct rules *r = rules_new();
+    char path[64];
+    FILE *fp;
+
+    log_open("t", LOG_TO_STDERR, 0);
+    snprintf(path, sizeof(path), "/tmp/test_sma_ip.%d", (int)getpid());
+    fp = fopen(path, "w");
+    fputs("TLS_Clt:10 ENCR:64\nTLS_Clt:10.1 ENCR:128\nTLS_Clt:10.1.2.3 ENCR:256\n"
+          "TLS_Clt:IPv6:2001:db8::5 PERM+ENCR:128\nTLS_Clt:trusted.example OK\n",
+          fp);
+    fclose(fp);
+    sc.map = sma_load(path, &d, 0);
+    unlink(path);
+    cr_assert_not_null(sc.map);
+    cr_assert_eq(sma_to_rules(&sc, r, &d), 0);
+    rules_finish(r);
+    /* the longest prefix wins, as Sendmail tries 10.1.2.3, 10.1.2, 10.1, 10 */
+    cr_assert(strstr(decide(r, "unknown", "10.1.2.3", 128, NULL, NULL), "less than 256") != NULL);
+    cr_assert(strstr(decide(r, "unknown", "10.1.9.9", 100, NULL, NULL), "less than 128") != NULL);
+    cr_assert_str_eq(decide(r, "unknown", "10.1.9.9", 128, NULL, NULL), "DUNNO");
+    cr_assert(strstr(decide(r, "unknown", "10.200.0.1", 40, NULL, NULL), "less than 64") != NULL);
+    cr_assert(strncmp(decide(r, "unknown", "2001:db8::5", 0, NULL, NULL),
+                      "550 5.7.0 encryption too weak 0 less than 128", 45) == 0);
+    cr_assert_str_eq(decide(r, "unknown", "2001:db8::6", 0, NULL, NULL), "DUNNO");
+    /* OK: no requirement, and the walk stops there (Sendmail's first match) */
+    cr_assert_str_eq(decide(r, "trusted.example", "10.1.2.3", 0, NULL, NULL), "DUNNO");
+    cr_assert_str_eq(decide(r, "mx.trusted.example", "10.1.2.3", 0, NULL, NULL), "DUNNO");
+    sma_conf_free(&sc);
+    rules_free(r);
+}
