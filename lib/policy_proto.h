@@ -3,6 +3,7 @@
 #define POSTSEAL_POLICY_PROTO_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "buf.h"
@@ -57,10 +58,14 @@ struct proto_req {
 
 /* Incremental scanner state for one connection: remembers how far the input
  * was already searched, so a slow client costs O(bytes), not O(bytes^2). */
+#define PROTO_SCAN_LINES 64 /* line ends remembered for the parser */
+
 struct proto_scan {
     size_t pos;
     size_t line_start;
     size_t lines;
+    int nul; /* a NUL byte was seen */
+    uint32_t ends[PROTO_SCAN_LINES];
 };
 
 void proto_scan_reset(struct proto_scan *st);
@@ -68,8 +73,12 @@ void proto_scan_reset(struct proto_scan *st);
  * in bytes (final empty line included) when complete, 0 when more input is
  * needed, -1 when a limit is crossed (err says which). */
 ssize_t proto_scan(struct proto_scan *st, const char *data, size_t len, char *err, size_t errlen);
-/* Parses one complete request data[0..n) in place (n from proto_scan).
- * Returns 0, or -1 for a malformed request with err naming line/attribute. */
+/* Parses one complete request data[0..n) in place (n from proto_scan on st,
+ * whose line ends it reuses: one pass over the bytes in all).  Returns 0, or
+ * -1 for a malformed request with err naming the line or attribute. */
+int proto_parse_scanned(const struct proto_scan *st, char *data, size_t n, struct proto_req *req,
+                        char *err, size_t errlen);
+/* The same for a request that was not scanned yet (it is scanned first). */
 int proto_parse(char *data, size_t n, struct proto_req *req, char *err, size_t errlen);
 const char *proto_attr_name(enum proto_attr a);
 /* Decodes xtext (RFC 3461, "+XX" hex escapes) in place; -1 on a bad escape. */

@@ -485,6 +485,7 @@ static ssize_t pol_feed(void *conn, char *data, size_t len, struct buf *out)
     struct proto_req req;
     struct pol_decision d;
     char err[300];
+    int i;
     ssize_t n = proto_scan(&pc->scan, data, len, err, sizeof(err));
 
     if (n == 0) {
@@ -498,11 +499,11 @@ static ssize_t pol_feed(void *conn, char *data, size_t len, struct buf *out)
                   *pc->pend_inst ? pc->pend_inst : "-");
         return -1;
     }
-    proto_scan_reset(&pc->scan);
     pc->noted = 0;
     pc->pend_qid[0] = pc->pend_inst[0] = 0;
-    if (proto_parse(data, (size_t)n, &req, err, sizeof(err)) < 0 ||
-        pol_decide(pc->svc, &req, time(NULL), &d, err, sizeof(err)) < 0) {
+    i = proto_parse_scanned(&pc->scan, data, (size_t)n, &req, err, sizeof(err));
+    proto_scan_reset(&pc->scan);
+    if (i < 0 || pol_decide(pc->svc, &req, time(NULL), &d, err, sizeof(err)) < 0) {
         log_warnx("%s: %s: bad request: %s (instance=%s)", pc->peer,
                   *pol_s(req.attr[PA_QUEUE_ID]) ? req.attr[PA_QUEUE_ID] : "NOQUEUE", err,
                   req.attr[PA_INSTANCE] ? req.attr[PA_INSTANCE] : "-");

@@ -320,3 +320,52 @@ Test(policy_proto, unknown_names_of_every_length_are_ignored)
             cr_assert_null(req.attr[n], "%s set", proto_attr_name(n));
     cr_assert_str_eq(req.attr[PA_SENDER], "ok@x");
 }
+
+/* The parser reuses the line ends the scanner saw for the first
+ * PROTO_SCAN_LINES lines and searches itself beyond them. */
+Test(policy_proto, long_requests_parse_past_the_remembered_lines)
+{
+    static char text[8192];
+    struct proto_scan st;
+    struct proto_req req;
+    char err[256];
+    size_t len = 0;
+    ssize_t n;
+    int i;
+
+    for (i = 0; i < 100; i++) {
+        if (i == 10)
+            len += (size_t)snprintf(text + len, sizeof(text) - len, "instance=early.1.1.0\n");
+        else if (i == 90)
+            len += (size_t)snprintf(text + len, sizeof(text) - len, "sender=late@x.test\n");
+        else
+            len += (size_t)snprintf(text + len, sizeof(text) - len, "x%d=%*d\n", i, i % 17, i);
+    }
+    text[len++] = '\n';
+    proto_scan_reset(&st);
+    n = proto_scan(&st, text, len, err, sizeof(err));
+    cr_assert_eq(n, (ssize_t)len, "%s", err);
+    cr_assert_eq(proto_parse_scanned(&st, text, (size_t)n, &req, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(req.nattrs, 100);
+    cr_assert_str_eq(req.attr[PA_INSTANCE], "early.1.1.0");
+    cr_assert_str_eq(req.attr[PA_SENDER], "late@x.test");
+}
+
+/* A NUL byte anywhere (every offset in and around 8-byte words) is found. */
+Test(policy_proto, nul_found_at_every_offset)
+{
+    int off;
+
+    for (off = 0; off < 40; off++) {
+        char text[64] = "sender=abcdefghijklmnopqrstuvwxyz0123456789\nsize=1\n\n";
+        size_t len = strlen(text);
+        struct proto_req req;
+        char err[256];
+
+        if (text[off] == '\n' || text[off] == '=')
+            continue;
+        text[off] = 0;
+        cr_assert_eq(proto_parse(text, len, &req, err, sizeof(err)), -1, "offset %d", off);
+        cr_assert(strstr(err, "NUL byte in request") != NULL, "offset %d: %s", off, err);
+    }
+}
