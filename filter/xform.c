@@ -315,6 +315,12 @@ int xform_inner(int fd, const struct mime_msg *m, const struct mime_header *h, i
                     break;
                 end--;
             }
+            if (mime_hvalue_param(&r->ctype, "hp") != NULL) { /* already there: keep */
+                if (xf_copy(fd, f->off, f->end, out, err) < 0)
+                    return err->code;
+                have_ct = 1;
+                continue;
+            }
             if (xf_copy(fd, f->off, end, out, err) < 0)
                 return err->code;
             if (fprintf(out, ";\n hp=\"%s\"\n", hp == XFORM_HP_CIPHER ? "cipher" : "clear") < 0)
