@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,6 +166,10 @@ int main(int argc, char **argv)
     size_t n;
 
     ferr_clear(&err);
+    /* a peer closing a pipe or socket, a file size limit: errors (75), not
+     * death by a signal */
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN);
     while ((ch = getopt_long(argc, argv, "c:f:vh", longopts, NULL)) != -1) {
         switch (ch) {
         case 'c':

@@ -255,16 +255,60 @@ static int xf_entity(int fd, const struct mime_part *p, const struct mime_header
     return rc;
 }
 
+/* An unstructured field (Subject, Comments) with 8-bit bytes as RFC 2047
+ * encoded words (UTF-8, base64, at most 45 bytes each, never splitting a
+ * UTF-8 sequence), folded: the signed entity stays 7-bit. */
+static int xf_field_2047(const struct mime_field *f, const char *prefix, FILE *out,
+                         struct ferr *err)
+{
+    const unsigned char *v = (const unsigned char *)f->value;
+    size_t len = strlen(f->value), i = 0;
+    char enc[128];
+
+    if (fprintf(out, "%s%s:", prefix, f->name) < 0)
+        return xf_werr(err);
+    while (i < len) {
+        struct mime_enc e;
+        size_t n = len - i > 45 ? 45 : len - i, o;
+
+        while (n > 1 && i + n < len && (v[i + n] & 0xC0) == 0x80)
+            n--; /* do not cut a UTF-8 sequence */
+        mime_enc_init(&e, MIME_CTE_BASE64);
+        o = mime_enc_update(&e, (const char *)v + i, n, enc);
+        o += mime_enc_final(&e, enc + o);
+        if (o > 0 && enc[o - 1] == '\n')
+            o--;
+        if (fprintf(out, "%s=?UTF-8?B?%.*s?=", i == 0 ? " " : "\n ", (int)o, enc) < 0)
+            return xf_werr(err);
+        i += n;
+    }
+    if (fputc('\n', out) == EOF)
+        return xf_werr(err);
+    return 0;
+}
+
+static int xf_has_8bit(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s >= 0x80)
+            return 1;
+    return 0;
+}
+
 /* Writes one field as it will appear: "Name: value" from the raw bytes, or
- * "Subject: ..." when obscured.  prefix e.g. "HP-Outer: ". */
+ * "Subject: ..." when obscured.  prefix e.g. "HP-Outer: ".  inner = 1: an
+ * 8-bit Subject/Comments is RFC 2047 encoded (signed content is 7-bit). */
 static int xf_field(int fd, const struct mime_field *f, int obscure_subject, const char *prefix,
-                    FILE *out, struct ferr *err)
+                    int inner, FILE *out, struct ferr *err)
 {
     if (obscure_subject && strcasecmp(f->name, "Subject") == 0) {
         if (fprintf(out, "%s%s: ...\n", prefix, f->name) < 0)
             return xf_werr(err);
         return 0;
     }
+    if (inner && xf_has_8bit(f->value) &&
+        (strcasecmp(f->name, "Subject") == 0 || strcasecmp(f->name, "Comments") == 0))
+        return xf_field_2047(f, prefix, out, err);
     if (fputs(prefix, out) == EOF)
         return xf_werr(err);
     return xf_copy(fd, f->off, f->end, out, err);
@@ -286,13 +330,13 @@ int xform_inner(int fd, const struct mime_msg *m, const struct mime_header *h, i
     /* protected header fields */
     for (i = 0; i < h->count; i++)
         if (!xf_unprotected(h->fields[i].name) &&
-            xf_copy(fd, h->fields[i].off, h->fields[i].end, out, err) < 0)
+            xf_field(fd, &h->fields[i], 0, "", 1, out, err) < 0)
             return err->code;
     /* RFC 9788 HP-Outer: what the outer header says */
     if (hp == XFORM_HP_CIPHER)
         for (i = 0; i < h->count; i++)
             if (!xf_unprotected(h->fields[i].name) && !xf_not_outer(h->fields[i].name) &&
-                xf_field(fd, &h->fields[i], obscure_subject, "HP-Outer: ", out, err) < 0)
+                xf_field(fd, &h->fields[i], obscure_subject, "HP-Outer: ", 1, out, err) < 0)
                 return err->code;
     /* content fields */
     for (i = 0; i < h->count; i++) {
@@ -361,7 +405,7 @@ int xform_outer(int fd, const struct mime_header *h, int obscure_subject, int en
     ferr_clear(err);
     for (i = 0; i < h->count; i++)
         if (!xf_not_outer(h->fields[i].name) &&
-            xf_field(fd, &h->fields[i], obscure_subject, "", out, err) < 0)
+            xf_field(fd, &h->fields[i], obscure_subject, "", 0, out, err) < 0)
             return err->code;
     if (fputs("MIME-Version: 1.0\n", out) == EOF)
         return xf_werr(err), err->code;

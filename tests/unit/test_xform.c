@@ -72,6 +72,38 @@ Test(xform, single_8bit_text_becomes_qp_with_protected_headers)
     msg_close(&x);
 }
 
+Test(xform, eight_bit_subject_is_encoded_inside)
+{
+    struct msg x;
+    char *got, dec[256];
+
+    msg_open(&x, "Subject: Caf\xc3\xa9 cr\xc3\xa8me br\xc3\xbbl\xc3\xa9"
+                 "e "
+                 "\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac "
+                 "and a long tail of words\n\nx\n");
+    got = inner(&x, XFORM_HP_CLEAR, 0, 0, 0);
+    for (size_t i = 0; got[i]; i++)
+        cr_assert((unsigned char)got[i] < 0x80, "8-bit byte at %zu: %s", i, got);
+    /* decoding the words gives the original bytes back */
+    {
+        char *end = strstr(got, "\nContent-Type"), *v = got + 9, unf[512];
+        size_t n = 0;
+
+        cr_assert_not_null(end);
+        for (; v < end; v++)
+            if (*v != '\n')
+                unf[n++] = *v;
+        unf[n] = 0;
+        mime_words_decode(unf, dec, sizeof(dec));
+    }
+    cr_assert_str_eq(dec, "Caf\xc3\xa9 cr\xc3\xa8me br\xc3\xbbl\xc3\xa9"
+                          "e "
+                          "\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac "
+                          "and a long tail of words");
+    free(got);
+    msg_close(&x);
+}
+
 Test(xform, safe_body_is_copied_and_missing_content_type_added)
 {
     struct msg x;
