@@ -213,6 +213,30 @@ static struct rules_scope *pol_scope(struct pol_load *l, const char *path)
     return s;
 }
 
+/* A sender section that relaxes requirements is an open door: the envelope
+ * sender is whatever the client says.  Not an error (it may be meant), but
+ * --check and every start say so. */
+static void pol_warn_relaxing(const char *path, const struct cfg_entry *e)
+{
+    const char *v = e->value;
+    int relaxes;
+
+    if (strncmp(e->section, "policy sender ", 14) != 0 &&
+        strncmp(e->section, "policy sender_domain ", 21) != 0)
+        return;
+    relaxes = (strcmp(e->key, "inherit") == 0 || strcmp(e->key, "require_tls") == 0 ||
+               strcmp(e->key, "require_verified_cert") == 0)
+                  ? (strcasecmp(v, "no") == 0 || strcasecmp(v, "false") == 0 ||
+                     strcasecmp(v, "off") == 0 || strcmp(v, "0") == 0)
+                  : (strcasecmp(v, "none") == 0 ||
+                     (strcmp(e->key, "encryption_keysize") == 0 && strcmp(v, "0") == 0));
+    if (relaxes)
+        log_warnx("%s:%d: [%s] %s = %s relaxes the policy for an envelope sender, which any "
+                  "client can claim; use sender sections to tighten, client or sasl_user "
+                  "sections to relax",
+                  path, e->line, e->section, e->key, v);
+}
+
 struct pol_conf *pol_conf_load(const char *path, int *errors)
 {
     struct cfg_diag diag = {0};
@@ -270,6 +294,8 @@ struct pol_conf *pol_conf_load(const char *path, int *errors)
             cfg_error(&diag, e->line, "[%s]: unknown key \"%s\"", e->section, e->key);
         else if (rc < 0)
             cfg_error(&diag, e->line, "%s", err);
+        else
+            pol_warn_relaxing(path, e);
     }
     {
         /* Sendmail TLS_Clt: entries of [sendmail] access_file, as rules */

@@ -353,3 +353,21 @@ Test(policyd, refusals_are_logged_with_queue_id_and_instance)
               "%s", read_log());
     unload();
 }
+
+Test(policyd, relaxing_sender_sections_are_warned_about)
+{
+    int errors;
+    struct pol_conf *c;
+
+    write_ini("[policy]\nrequire_tls = yes\n"
+              "[policy sender_domain partner.example]\ninherit = no\n" /* 3-4 */
+              "[policy sender boss@strict.example]\nencryption_keysize = 256\n"
+              "[policy client 192.0.2.0/24]\ninherit = no\n");
+    c = pol_conf_load(ini, &errors);
+    cr_assert_not_null(c, "%s", read_log());
+    expect_log("4: [policy sender_domain partner.example] inherit = no relaxes the policy for "
+               "an envelope sender");
+    cr_assert_null(strstr(read_log(), "strict.example"), "%s", read_log());
+    cr_assert_null(strstr(read_log(), "192.0.2.0/24"), "%s", read_log());
+    pol_conf_free(c);
+}
