@@ -14,7 +14,12 @@
  * Anything else is UNKNOWN (the server said so) or UNREACHABLE (no usable
  * answer), with the reason in ans->detail.
  *
- * Limits: one request per URL at a time; every request is bounded by
+ * Limits: only the signer's certificate is checked (not intermediate CAs);
+ * the first OCSP URL of the AIA and the first URI of the first CRL
+ * distribution point are asked; OCSP by POST with a SHA-1 CertID; full CRLs
+ * only (no delta or indirect CRLs).  A keyserver reply is imported as it is
+ * (gpg merges it; only the signer's fingerprint is looked at afterwards).
+ * One request per URL at a time; every request is bounded by
  * status_timeout (connect + transfer) and a reply size (OCSP 256 KiB, CRL
  * 8 MiB, key 1 MiB); no redirects; http and https only.  Answers are cached
  * in memory for the life of the process (one message per process) and, with
