@@ -129,16 +129,20 @@ static int inbound_copy(int fd, off_t off, off_t end, FILE *out)
     return 0;
 }
 
+#define INBOUND_EXTRACT_BAD (-2)
+
 /* Writes [off, end) of fd to a new temp file: decoded from cte, and with LF
  * turned into CRLF when crlf (the canonical form signatures cover).
- * Returns the temp fd positioned at 0, or -1 (why says why). */
+ * Returns the temp fd positioned at 0, -1 for a local failure (temp file,
+ * read error) or INBOUND_EXTRACT_BAD when the content itself is bad (broken
+ * transfer encoding, larger than max bytes); why says why. */
 static int inbound_extract(int fd, off_t off, off_t end, int cte, int crlf, long max, char *why,
                            size_t whylen)
 {
     static char in[INBOUND_IO], dec[INBOUND_IO + MIME_DEC_SLACK], outb[2 * sizeof(dec)];
     struct mime_dec d;
     off_t total = 0;
-    int tfd = inbound_tmp(), last_cr = 0;
+    int tfd = inbound_tmp(), last_cr = 0, rc = -1;
 
     if (tfd < 0) {
         snprintf(why, whylen, "cannot create temporary file: %s", strerror(errno));
@@ -157,6 +161,7 @@ static int inbound_extract(int fd, off_t off, off_t end, int cte, int crlf, long
         off += (off_t)got;
         if (fin ? mime_dec_final(&d, dec, &dl) : mime_dec_update(&d, in, got, dec, &dl)) {
             snprintf(why, whylen, "bad transfer encoding: %s", d.error);
+            rc = INBOUND_EXTRACT_BAD;
             goto bad;
         }
         for (i = 0; i < dl; i++) {
@@ -167,7 +172,8 @@ static int inbound_extract(int fd, off_t off, off_t end, int cte, int crlf, long
         }
         total += (off_t)ol;
         if (max > 0 && total > max) {
-            snprintf(why, whylen, "larger than max_decrypt_size (%ld bytes)", max);
+            snprintf(why, whylen, "larger than %ld bytes", max);
+            rc = INBOUND_EXTRACT_BAD;
             goto bad;
         }
         if (inbound_write_all(tfd, outb, ol) < 0) {
@@ -182,7 +188,7 @@ static int inbound_extract(int fd, off_t off, off_t end, int cte, int crlf, long
     return tfd;
 bad:
     close(tfd);
-    return -1;
+    return rc;
 }
 
 /* Copies src (from 0) to a new temp file with every CRLF turned into LF. */
@@ -391,7 +397,7 @@ static int inbound_verify_multipart(struct inbound_ctx *c, int fd, struct mime_p
                                sizeof(why))) < 0) {
         if (dfd >= 0)
             close(dfd);
-        if (strncmp(why, "bad transfer", 12) == 0) {
+        if (dfd >= 0 && sfd == INBOUND_EXTRACT_BAD) {
             inbound_sig_error(c, pgp ? "pgp" : "smime", "signature part: %.200s", why);
             return FERR_OK;
         }
@@ -443,6 +449,10 @@ static int inbound_verify_opaque(struct inbound_ctx *c, int fd, struct mime_part
 
     if ((sfd = inbound_extract(fd, r->body, r->end, r->cte, 0, c->ic->max_decrypt_size, why,
                                sizeof(why))) < 0) {
+        if (sfd != INBOUND_EXTRACT_BAD) {
+            ferr_set(err, FERR_TEMP, "4.3.0 inbound: %s", why);
+            return FERR_TEMP;
+        }
         inbound_sig_error(c, "smime", "signed-data: %.200s", why);
         return FERR_OK;
     }
@@ -504,6 +514,10 @@ static int inbound_decrypt_pgp(struct inbound_ctx *c, struct ferr *err)
     c->decrypt_method = INB_PGP;
     if ((in = inbound_extract(c->fd, data->body, data->end, data->cte, 0, c->ic->max_decrypt_size,
                               why, sizeof(why))) < 0) {
+        if (in != INBOUND_EXTRACT_BAD) {
+            ferr_set(err, FERR_TEMP, "4.3.0 inbound: %s", why);
+            return FERR_TEMP;
+        }
         inbound_decrypt_failed(c, "pgp", why);
         return FERR_OK;
     }
@@ -544,6 +558,10 @@ static int inbound_decrypt_smime(struct inbound_ctx *c, struct ferr *err)
     c->decrypt_method = INB_SMIME;
     if ((in = inbound_extract(c->fd, r->body, r->end, r->cte, 0, c->ic->max_decrypt_size, why,
                               sizeof(why))) < 0) {
+        if (in != INBOUND_EXTRACT_BAD) {
+            ferr_set(err, FERR_TEMP, "4.3.0 inbound: %s", why);
+            return FERR_TEMP;
+        }
         inbound_decrypt_failed(c, "smime", why);
         return FERR_OK;
     }

@@ -1005,3 +1005,19 @@ Test(inbound, gpgsm_signed_valid)
     cr_assert_eq(r.rc, FERR_OK, "%s", r.err.text);
     VERIFY(r, "valid; method=smime; signer=\"alice@ext.example\"; status=good (ocsp)");
 }
+
+Test(inbound, too_large_to_decrypt_is_a_decrypt_failure_not_a_deferral)
+{
+    struct run r;
+
+    run("smime-enc-signed", "alice@ext.example", "max_decrypt_size = 1024", &r);
+    cr_assert_eq(r.rc, FERR_OK, "%s", r.err.text);
+    VERIFY(r, "none; decrypt=failed (smime: larger than 1024 bytes)");
+    HAS(r, "application/pkcs7-mime");
+    run("smime-gcm-signed", "alice@ext.example",
+        "max_decrypt_size = 1024\non_decrypt_fail = reject", &r);
+    cr_assert_eq(r.rc, FERR_PERM);
+    cr_assert(strstr(r.err.text, "5.7.5 cannot decrypt: failed (smime: larger than 1024 bytes)") ==
+                  r.err.text,
+              "%s", r.err.text);
+}
