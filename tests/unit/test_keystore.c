@@ -72,6 +72,8 @@ Test(keystore, pgp_unusable_keys_say_why)
         {"revoked@example.org", "is revoked"},
         {"disabled@example.org", "is disabled"},
         {"signonly@example.org", "has no usable encryption subkey"},
+        {"subexp@example.org", "encryption subkey expired 2020-01-02"},
+        {"old-uid@example.org", "user ID <old-uid@example.org> is revoked or invalid"},
     };
     char fpr[128];
     struct ferr err;
@@ -84,6 +86,16 @@ Test(keystore, pgp_unusable_keys_say_why)
         cr_assert_not_null(strstr(err.text, t[i].why), "%s: %s", t[i].addr, err.text);
         cr_assert_not_null(strstr(err.text, gpg_fpr(t[i].addr)), "%s", err.text);
     }
+}
+
+Test(keystore, pgp_valid_uid_next_to_a_revoked_one)
+{
+    char fpr[128];
+    struct ferr err;
+
+    cr_assert_eq(keystore_pgp_find(ks, "new-uid@example.org", fpr, sizeof(fpr), &err), FERR_OK,
+                 "%s", err.text);
+    cr_assert_str_eq(fpr, gpg_fpr("new-uid@example.org"));
 }
 
 Test(keystore, pgp_uid_must_match_the_whole_address)
