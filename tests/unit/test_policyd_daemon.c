@@ -101,6 +101,8 @@ static int connect_unix(void)
     return fd;
 }
 
+static int run(const char *const argv[], const char *input, char *out, size_t outlen);
+
 static void start(const char *extra)
 {
     int i;
@@ -789,4 +791,41 @@ Test(daemon, detaches_writes_pidfile_and_stops_on_sigterm)
     cr_assert_neq(kill(pid, 0), 0, "daemon still running after SIGTERM");
     cr_assert_neq(access(sock, F_OK), 0, "socket left behind");
     cr_assert_neq(access(pidpath, F_OK), 0, "pid file left behind");
+}
+
+/* A live socket is never stolen; a stale one (its server died) is replaced. */
+Test(daemon, live_socket_is_kept_stale_socket_replaced)
+{
+    static char out[8192];
+    char spec[160];
+    char req[1024];
+    pid_t first;
+    int fd;
+    int st;
+
+    write_ini(policy_ini);
+    start(NULL);
+    first = daemon_pid;
+    snprintf(spec, sizeof(spec), "unix:%s", sock);
+    {
+        const char *argv[] = {"postseal-policyd", "-c", ini, "-f", "--listen", spec, NULL};
+
+        cr_assert_eq(run(argv, NULL, out, sizeof(out)), 1, "%s", out);
+        cr_assert(strstr(out, "another server is listening there") != NULL, "%s", out);
+    }
+    cr_assert_geq(fd = connect_unix(), 0); /* the first daemon still serves */
+    request(req, sizeof(req), 1, 1, "k.1.1.0");
+    send_all(fd, req, strlen(req));
+    cr_assert_str_eq(read_answer(fd, 5000), "action=DUNNO\n\n");
+    close(fd);
+    /* kill -9 leaves the socket file behind; a new daemon takes its place */
+    kill(first, SIGKILL);
+    waitpid(first, &st, 0);
+    daemon_pid = 0;
+    cr_assert_eq(access(sock, F_OK), 0, "no stale socket to test with");
+    start(NULL);
+    cr_assert_geq(fd = connect_unix(), 0);
+    send_all(fd, req, strlen(req));
+    cr_assert_str_eq(read_answer(fd, 5000), "action=DUNNO\n\n");
+    close(fd);
 }
