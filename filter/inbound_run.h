@@ -10,11 +10,14 @@
 #include "inbound.h"
 
 /* Processes the spooled message [0, size) of fd with inbound_process and
- * reinjects the result to every recipient (one transaction), or, when
- * dry_run, prints it to out.  Returns FERR_OK (reinjected or held),
- * FERR_PERM / FERR_TEMP with err set; nothing is reinjected on failure. */
-int inbound_run(const struct fconf *fc, const struct inbound_cfg *ic, int fd, off_t size,
-                const char *sender, const char *const *rcpts, size_t n, int dry_run, FILE *out,
-                struct ferr *err);
+ * reinjects the result to the recipients in local_domains (one
+ * transaction), or, when dry_run, prints it to out; the other recipients get
+ * the original through outbound_run (keys as for outbound mail).  Returns
+ * FERR_OK (reinjected or held), FERR_PERM / FERR_TEMP with err set; nothing
+ * is reinjected when the inbound part fails. */
+struct keys;
+int inbound_run(const struct fconf *fc, struct keys *keys, const struct inbound_cfg *ic, int fd,
+                off_t size, const char *sender, const char *const *rcpts, size_t n, int dry_run,
+                FILE *out, struct ferr *err);
 
 #endif

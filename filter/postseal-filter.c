@@ -225,7 +225,7 @@ int main(int argc, char **argv)
     /* Direction: inbound when the sender is not local and a recipient is
      * ([inbound] local_domains); everything else is outbound. */
     if (inbound_is_inbound(c.in, sender, rcpts, n))
-        inbound_run(c.fc, c.in, fd, size, sender, rcpts, n, dry_run, stdout, &err);
+        inbound_run(c.fc, c.keys, c.in, fd, size, sender, rcpts, n, dry_run, stdout, &err);
     else
         outbound_run(c.fc, c.keys, fd, size, sender, rcpts, n, dry_run, stdout, &err);
     close(fd);

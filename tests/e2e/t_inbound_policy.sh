@@ -9,7 +9,9 @@
 #    as it came (never decrypted), with a note in the header;
 #  - OpenPGP without integrity protection (no MDC): not decrypted, no
 #    plaintext delivered;
-#  - unsigned mail from a domain whose rule requires a signature: bounced.
+#  - unsigned mail from a domain whose rule requires a signature: bounced;
+#  - a delivery to a local and an outside recipient: only the local copy is
+#    decrypted.
 . "$(dirname "$0")/lib.sh"
 
 need_prog "$POSTSEAL_FILTER"
@@ -94,6 +96,19 @@ ok "no-MDC message delivered (as it came)" mail_wait mx nomdc-rcpt@local.example
 m=$(mail_last mx nomdc-rcpt@local.example)
 file_has "no-MDC: refused to decrypt" "$m" 'decrypt=failed \(pgp: OpenPGP data without integrity protection \(no MDC\) refused\)'
 file_lacks "no-MDC: no plaintext delivered" "$m" 'secret plan'
+
+# one delivery to a local and an outside recipient: only the local one gets
+# the decrypted copy, the outside one the original (outbound path)
+smtp_send mx --from alice@ext.example --to dec-rcpt@local.example,carol@far.example \
+    --data "@$FX/msg/smime-enc-signed.eml"
+is "mixed-recipient message accepted" 250 "$(smtp_code '\.')"
+ok "local recipient served" mail_wait mx dec-rcpt@local.example
+ok "outside recipient served" mail_wait mx carol@far.example
+file_has "local copy decrypted" "$(mail_last mx dec-rcpt@local.example)" '^the secret plan is ready\.'
+m=$(mail_last mx carol@far.example)
+file_has "outside copy still encrypted" "$m" '^Content-Type: application/pkcs7-mime'
+file_lacks "outside copy carries no plaintext" "$m" 'secret plan'
+file_lacks "outside copy has no inbound result header" "$m" '^X-Postseal-Verify: valid; method='
 
 smtp_send mx --from teller@bank.example --to unsigned-rcpt@local.example --data "@$FX/msg/plain.eml"
 is "unsigned from bank.example accepted by smtpd" 250 "$(smtp_code '\.')"
