@@ -13,10 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 
 #include "log.h"
 
 #define LOG_MAX 2048
+#define LOG_DELAY_MS 20 /* buffered stderr: longest a line waits to be written */
 
 static const char *log_prog = "postseal";
 static int log_where = LOG_TO_STDERR;
@@ -31,18 +33,41 @@ void log_open(const char *progname, int where, int verbose)
         openlog(progname, LOG_PID | LOG_NDELAY, LOG_MAIL);
 }
 
+static int log_buffered;          /* stderr fully buffered by log_buffer_stderr */
+static struct timespec log_first; /* when the oldest unwritten line was logged */
+static int log_pending;           /* lines not yet written */
+
 void log_buffer_stderr(void)
 {
     static char buf[64 * 1024];
 
-    if (log_where == LOG_TO_STDERR)
+    if (log_where == LOG_TO_STDERR) {
         setvbuf(stderr, buf, _IOFBF, sizeof(buf));
+        log_buffered = 1;
+    }
 }
 
 void log_flush(void)
 {
     if (log_where == LOG_TO_STDERR)
         fflush(stderr);
+    log_pending = 0;
+}
+
+int log_flush_due(void)
+{
+    struct timespec now;
+    long age;
+
+    if (!log_buffered || log_pending == 0)
+        return -1;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    age = (now.tv_sec - log_first.tv_sec) * 1000 + (now.tv_nsec - log_first.tv_nsec) / 1000000;
+    if (age >= LOG_DELAY_MS) {
+        log_flush();
+        return -1;
+    }
+    return (int)(LOG_DELAY_MS - age);
 }
 
 void log_set_verbose(int verbose)
@@ -69,6 +94,8 @@ static void log_emit(int prio, const char *level, int with_errno, const char *fm
         syslog(prio, "%s: %s", level, text);
     else
         fprintf(stderr, "%s: %s: %s\n", log_prog, level, text);
+    if (log_buffered && log_pending++ == 0)
+        clock_gettime(CLOCK_MONOTONIC, &log_first);
     errno = saved;
 }
 

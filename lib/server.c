@@ -554,10 +554,11 @@ int server_run(struct server *srv)
     while (!server_got_term) {
         int n;
         int i;
+        int due;
         time_t now;
 
-        log_flush(); /* buffered log lines go out once per turn, before waiting */
-        n = epoll_pwait(srv->ep, evs, 64, 1000, &during);
+        due = log_flush_due(); /* buffered log lines go out within 20 ms */
+        n = epoll_pwait(srv->ep, evs, 64, due >= 0 && due < 1000 ? due + 1 : 1000, &during);
         if (n < 0 && errno != EINTR) {
             log_warn("epoll_wait");
             sleep(1);
