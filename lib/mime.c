@@ -19,7 +19,9 @@
  * Content-Type/-Transfer-Encoding fields, nesting deeper than MIME_MAX_DEPTH:
  * each is an error naming the part ("part 1.2: ...").  Delimiter lines match
  * exactly ("--" boundary ["--"] then only blanks: RFC 2046 transport padding),
- * never by prefix.  The LF before a delimiter belongs to the delimiter.
+ * never by prefix.  The LF before a delimiter belongs to the delimiter, and
+ * so does a CR right before that LF (RFC 2046 5.1.1: the CRLF preceding the
+ * delimiter line is part of it): a part's end never includes that CR.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -297,12 +299,16 @@ static off_t mime_max(off_t a, off_t b)
     return a > b ? a : b;
 }
 
-/* A delimiter of frame k at [off, next): ends everything inside k. */
-static int mime_on_delim(struct mime_ctx *c, int k, int kind, off_t off, off_t next)
+/* A delimiter of frame k at [off, next): ends everything inside k.  crlf:
+ * the line before it ended in CR LF (both belong to the delimiter). */
+static int mime_on_delim(struct mime_ctx *c, int k, int kind, off_t off, off_t next, int crlf)
 {
     off_t e = off > c->content ? off - 1 : off;
     struct mime_frame *f;
     struct mime_part *child;
+
+    if (crlf && e > c->content)
+        e--;
 
     if (c->leaf != NULL)
         c->leaf->end = mime_max(c->leaf->body, e);
@@ -382,6 +388,7 @@ int mime_parse(int fd, off_t off, off_t end, struct mime_msg *msg, struct mime_e
     size_t len;
     off_t loff;
     int partial, rc, k, kind, cont = 0;
+    int line_crlf = 0, prev_crlf, tail_cr = 0; /* CR LF line ends, for mime_on_delim */
 
     memset(msg, 0, sizeof(*msg));
     err->text[0] = 0;
@@ -406,6 +413,10 @@ int mime_parse(int fd, off_t off, off_t end, struct mime_msg *msg, struct mime_e
         }
         if (rc == 0)
             break;
+        prev_crlf = line_crlf;
+        if (!partial)
+            line_crlf = line[len - 1] == '\n' && (len >= 2 ? line[len - 2] == '\r' : tail_cr);
+        tail_cr = line[len - 1] == '\r';
         if (cont || c->top == 0) { /* inside an over-long line, or nothing to find */
             cont = partial;
             continue;
@@ -419,7 +430,7 @@ int mime_parse(int fd, off_t off, off_t end, struct mime_msg *msg, struct mime_e
             len--;
         if ((k = mime_match(c, line, len, &kind)) < 0)
             continue;
-        if ((rc = mime_on_delim(c, k, kind, loff, mime_rd_tell(&c->rd))) < 0)
+        if ((rc = mime_on_delim(c, k, kind, loff, mime_rd_tell(&c->rd), prev_crlf)) < 0)
             goto out;
     }
     msg->size = mime_rd_tell(&c->rd) - off;

@@ -453,7 +453,35 @@ Test(mime_tree, crlf_delimiters)
     struct mime_err e;
 
     cr_assert_eq(parse(s, &m, &e), MIME_OK, "%s", e.text);
-    BODY_EQ(s, mime_part_find(&m, "1"), "x\r");
+    BODY_EQ(s, mime_part_find(&m, "1"), "x"); /* the CRLF belongs to the delimiter */
+    mime_msg_free(&m);
+}
+
+/* RFC 2046 5.1.1: the CRLF before a delimiter line is part of it, so a
+ * CRLF message gives the same part bytes (minus inner CRs) as the LF one,
+ * and a signature over the CRLF form of a part verifies (interop: messages
+ * saved by Windows clients, PGP/MIME and S/MIME with CRLF line ends). */
+Test(mime_tree, crlf_before_delimiter_excluded)
+{
+    const char *s = "Content-Type: multipart/signed; boundary=o\r\n\r\npre\r\n"
+                    "--o\r\nContent-Type: multipart/mixed; boundary=i\r\n\r\n"
+                    "--i\r\n\r\na\r\nb\r\r\n--i\r\n\r\n\r\n--i--\r\nepi\r\n"
+                    "--o\r\n\r\nsig\n--o--\r\n";
+    struct mime_msg m;
+    struct mime_err e;
+    char *pre;
+
+    cr_assert_eq(parse(s, &m, &e), MIME_OK, "%s", e.text);
+    pre = slice(s, m.root->preamble, m.root->preamble_end);
+    cr_assert_str_eq(pre, "pre");
+    free(pre);
+    BODY_EQ(s, mime_part_find(&m, "1.1"), "a\r\nb\r"); /* only the last CRLF goes */
+    BODY_EQ(s, mime_part_find(&m, "1.2"), "");         /* body is one empty line */
+    BODY_EQ(s, mime_part_find(&m, "2"), "sig");        /* LF only: as before */
+    pre = slice(s, mime_part_find(&m, "1")->epilogue, mime_part_find(&m, "1")->epilogue_end);
+    cr_assert_str_eq(pre, "epi");
+    free(pre);
+    BODY_EQ(s, mime_part_find(&m, "1"), "--i\r\n\r\na\r\nb\r\r\n--i\r\n\r\n\r\n--i--\r\nepi");
     mime_msg_free(&m);
 }
 
