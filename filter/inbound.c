@@ -272,6 +272,43 @@ static int inbound_is_pkcs7(const struct mime_part *p)
            mime_part_is(p, "application", "x-pkcs7-mime");
 }
 
+/* The content type of the CMS ContentInfo in the body of p (RFC 5652 3),
+ * read from its first bytes: 1 signedData, 0 anything else or unreadable. */
+static int inbound_cms_is_signed(int fd, const struct mime_part *p)
+{
+    static const unsigned char signed_oid[] = {0x06, 0x09, 0x2a, 0x86, 0x48, 0x86,
+                                               0xf7, 0x0d, 0x01, 0x07, 0x02};
+    char raw[256], dec[sizeof(raw) + MIME_DEC_SLACK];
+    const unsigned char *d = (const unsigned char *)dec;
+    size_t want = sizeof(raw), got = 0, dl = 0, i = 2;
+    struct mime_dec md;
+
+    if (p->end - p->body < (off_t)want)
+        want = (size_t)(p->end - p->body);
+    if (inbound_pread_all(fd, p->body, raw, want, &got) < 0)
+        return 0;
+    mime_dec_init(&md, p->cte);
+    if (mime_dec_update(&md, raw, got, dec, &dl) != MIME_OK || dl < 2 + sizeof(signed_oid) ||
+        d[0] != 0x30)
+        return 0;
+    if (d[1] > 0x80) /* long form (0x80 = indefinite length: no length octets) */
+        i += d[1] & 0x7f;
+    return i + sizeof(signed_oid) <= dl && memcmp(d + i, signed_oid, sizeof(signed_oid)) == 0;
+}
+
+/* 1 when the pkcs7-mime part p of fd holds signed-data: its smime-type says
+ * so or, without smime-type (older agents, RFC 8551 3.2.2 makes it
+ * optional; e.g. "application/x-pkcs7-mime; name=smime.p7m"), its content
+ * is a signedData. */
+static int inbound_pkcs7_signed(int fd, const struct mime_part *p)
+{
+    const char *st = inbound_param(p, "smime-type");
+
+    if (*st != 0)
+        return strcasecmp(st, "signed-data") == 0;
+    return inbound_cms_is_signed(fd, p);
+}
+
 static int inbound_is_encrypted_part(struct mime_part *p, void *arg)
 {
     struct mime_part *root = arg;
@@ -292,7 +329,6 @@ static int inbound_is_encrypted_part(struct mime_part *p, void *arg)
 static void inbound_classify(struct inbound_ctx *c)
 {
     struct mime_part *r = c->msg.root;
-    const char *st;
 
     c->kind = INBOUND_KIND_PLAIN;
     if (!c->parsed)
@@ -300,8 +336,7 @@ static void inbound_classify(struct inbound_ctx *c)
     if (mime_part_is(r, "multipart", "encrypted")) {
         c->kind = INBOUND_KIND_ENCRYPTED;
     } else if (inbound_is_pkcs7(r)) {
-        st = inbound_param(r, "smime-type");
-        c->kind = strcasecmp(st, "signed-data") == 0 ? INBOUND_KIND_SIGNED : INBOUND_KIND_ENCRYPTED;
+        c->kind = inbound_pkcs7_signed(c->fd, r) ? INBOUND_KIND_SIGNED : INBOUND_KIND_ENCRYPTED;
     } else if (mime_part_is(r, "multipart", "signed")) {
         c->kind = INBOUND_KIND_SIGNED;
     } else if (mime_walk(r, inbound_is_encrypted_part, r)) {
@@ -486,7 +521,7 @@ static int inbound_verify(struct inbound_ctx *c, int fd, struct mime_msg *m, str
 
     if (mime_part_is(r, "multipart", "signed"))
         return inbound_verify_multipart(c, fd, r, err);
-    if (inbound_is_pkcs7(r) && strcasecmp(inbound_param(r, "smime-type"), "signed-data") == 0)
+    if (inbound_is_pkcs7(r) && inbound_pkcs7_signed(fd, r))
         return inbound_verify_opaque(c, fd, r, err);
     return FERR_OK;
 }
