@@ -39,6 +39,7 @@
 #include "mime.h"
 #include "pgp_in.h"
 #include "smime_in.h"
+#include "spool.h"
 
 #define INBOUND_HEADER "X-Postseal-Verify"
 #define INBOUND_IO 65536
@@ -72,16 +73,21 @@ struct inbound_ctx {
 
 /* ---- small helpers ---- */
 
+static const char *inbound_tmpdir; /* inbound_set_tmpdir; NULL: $TMPDIR or /tmp */
+
+void inbound_set_tmpdir(const char *dir)
+{
+    inbound_tmpdir = dir;
+}
+
+/* An anonymous temp file (spool.c: O_TMPFILE, never has a name), so
+ * decrypted text is never left behind. */
 static int inbound_tmp(void)
 {
-    const char *dir = getenv("TMPDIR");
-    char path[512];
-    int fd;
+    const char *dir = inbound_tmpdir ? inbound_tmpdir : getenv("TMPDIR");
+    struct ferr e;
 
-    snprintf(path, sizeof(path), "%s/postseal-in.XXXXXX", dir && dir[0] ? dir : "/tmp");
-    if ((fd = mkstemp(path)) >= 0)
-        unlink(path);
-    return fd;
+    return spool_tmpfile(dir && dir[0] ? dir : "/tmp", &e);
 }
 
 static int inbound_pread_all(int fd, off_t off, char *buf, size_t len, size_t *got)

@@ -41,6 +41,10 @@ int inbound_cfg_check(const struct inbound_cfg *icfg, char *why, size_t whylen);
 int inbound_is_inbound(const struct inbound_cfg *icfg, const char *sender, const char *const *rcpts,
                        size_t n);
 
+/* Directory for the temp files of inbound_process (decrypted content;
+ * anonymous files, see spool.c).  Default: $TMPDIR, else /tmp. */
+void inbound_set_tmpdir(const char *dir);
+
 /* What happened, for logging by the caller. */
 struct inbound_result {
     enum inbound_action action; /* INBOUND_HOLD + held_path: stored, do not reinject */

@@ -34,6 +34,7 @@ static int inbound_run_local(const struct fconf *fc, const struct inbound_cfg *i
 
     if ((tmp = spool_tmpfp(fc->temp_dir, err)) == NULL)
         return err->code;
+    inbound_set_tmpdir(fc->temp_dir);
     rc = inbound_process(ic, fd, 0, size, sender, rcpts, n, tmp, &res, err);
     if (dry_run) {
         fprintf(out, "inbound: X-Postseal-Verify: %s\n", res.verify);
