@@ -286,6 +286,17 @@ nomem:
     return NULL;
 }
 
+int rules_scope_label(struct rules_scope *s, const char *label)
+{
+    char *copy = strdup(label);
+
+    if (copy == NULL)
+        return -1;
+    free(s->label);
+    s->label = copy;
+    return 0;
+}
+
 static int rules_yesno(const char *v, int *out)
 {
     if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcasecmp(v, "on") || !strcmp(v, "1"))

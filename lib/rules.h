@@ -81,6 +81,11 @@ const char *rules_kind_name(enum rules_kind kind);
 struct rules_scope *rules_scope(struct rules *r, enum rules_kind kind, const char *pattern,
                                 const struct rules_src *src, char *err, size_t errlen);
 
+/* Replaces a scope's label (by default "[policy KIND PATTERN]", "[policy]"),
+ * shown by rules_explain and in rules_result.scope: for rules imported from
+ * elsewhere, e.g. "TLS_Rcpt:user@example.com".  Returns 0 or -1 (no memory). */
+int rules_scope_label(struct rules_scope *s, const char *label);
+
 /* Sets one requirement in a scope, the same way a "key = value" line in the ini
  * file does (the keys are listed in conf/postseal.ini and postseal-policyd(8)).
  * List keys append; other keys may be set once per scope.  File references

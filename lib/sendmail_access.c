@@ -16,9 +16,13 @@
  * bits, an unknown extension, a duplicate key are errors.  What Postfix cannot
  * reproduce is never silently weakened: CS:/CI:/CITag: compare full certificate
  * DNs but Postfix exposes the CN only (and to the SMTP client side, nothing but
- * names and fingerprints), and TLS_Rcpt:user@domain is per recipient while
- * Postfix's smtp_tls_policy_maps is per next hop.  Such lines are errors, or with
- * unsupported_warn warnings for entries that are then never matched.  A name check
+ * names and fingerprints).  Such lines are errors, or with unsupported_warn
+ * warnings for entries that are then never matched.  TLS_Rcpt:user@domain and
+ * TLS_Rcpt:user@ are per recipient: postseal-policyd enforces them on receipt
+ * (tls_rcpt = inbound or both, see sendmail_rcpt.c), but Postfix's
+ * smtp_tls_policy_maps decides per next hop, so sma_conf_load() reports them
+ * the same way for postseal-tlspolicyd when it alone is asked to apply
+ * TLS_Rcpt: (tls_rcpt = outbound, the default).  A name check
  * (CN, CN:name) without VERIFY is enforced on verified certificates only, because
  * Postfix checks (smtp) or shows (smtpd) names of verified certificates only: that
  * is stricter than Sendmail and logged as a note.
@@ -284,10 +288,6 @@ static void sma_line(struct sma_map *map, size_t *alloc, struct cfg_diag *diag, 
     }
     for (p = e.key; *p; p++)
         *p = (char)tolower((unsigned char)*p);
-    if (e.tag == SMA_TAG_RCPT && strchr(e.key, '@') != NULL)
-        e.unsupported = "TLS_Rcpt:user@ is a per-recipient requirement, but Postfix's "
-                        "smtp_tls_policy_maps decides per next-hop destination: use "
-                        "TLS_Rcpt:domain";
     if (sma_parse_value(diag, line, &e, val) < 0) {
         sma_entry_free(&e);
         return;
@@ -317,13 +317,14 @@ static void sma_line(struct sma_map *map, size_t *alloc, struct cfg_diag *diag, 
     }
 }
 
-struct sma_map *sma_load(const char *path, struct cfg_diag *diag, int unsupported_warn)
+/* sma_load, but the map is returned with the errors counted in diag (NULL only
+ * when the file cannot be read), so callers can add their own checks. */
+static struct sma_map *sma_read(const char *path, struct cfg_diag *diag, int unsupported_warn)
 {
     struct sma_map *map;
     char buf[SMA_MAX_LINE + 2];
     size_t alloc = 0;
     int line = 0;
-    int errors = diag->errors;
     FILE *fp;
 
     diag->path = path;
@@ -360,7 +361,15 @@ struct sma_map *sma_load(const char *path, struct cfg_diag *diag, int unsupporte
     if (ferror(fp))
         cfg_error(diag, 0, "read error: %s", strerror(errno));
     fclose(fp);
-    if (diag->errors > errors) {
+    return map;
+}
+
+struct sma_map *sma_load(const char *path, struct cfg_diag *diag, int unsupported_warn)
+{
+    int errors = diag->errors;
+    struct sma_map *map = sma_read(path, diag, unsupported_warn);
+
+    if (map != NULL && diag->errors > errors) {
         sma_free(map);
         return NULL;
     }
@@ -416,15 +425,54 @@ const char *sma_reply_code(const struct sma_entry *e, int tls_perm_err)
     return tls_perm_err ? "554 5.7.0" : "454 4.7.0";
 }
 
-int sma_conf_load(const struct cfg *cfg, struct cfg_diag *diag, struct sma_conf *out)
+/* Per-recipient entries and the daemon that loads the file: postseal-tlspolicyd
+ * cannot apply them; say so once per line, as an unsupported entry when
+ * TLS_Rcpt: is outbound only, as a warning when postseal-policyd enforces them
+ * on receipt too (tls_rcpt = both).  Returns the number of errors. */
+static int sma_rcpt_role(struct sma_map *map, int role, int tls_rcpt, int unsupported_warn,
+                         struct cfg_diag *diag)
+{
+    int errors = diag->errors;
+    size_t i;
+
+    diag->path = map->path;
+    for (i = 0; i < map->count; i++) {
+        struct sma_entry *e = &map->entries[i];
+
+        if (e->tag != SMA_TAG_RCPT || strchr(e->key, '@') == NULL || e->unsupported != NULL ||
+            role != SMA_FOR_TLSPOLICYD || !(tls_rcpt & SMA_RCPT_OUTBOUND))
+            continue;
+        if (tls_rcpt & SMA_RCPT_INBOUND) {
+            log_warnx("%s:%d: TLS_Rcpt:%s %s: enforced on receipt only, by postseal-policyd: "
+                      "smtp_tls_policy_maps decides per next-hop destination, not per recipient",
+                      map->path, e->line, e->key, e->value);
+            continue;
+        }
+        e->unsupported = "TLS_Rcpt:user@ is a per-recipient requirement, but Postfix's "
+                         "smtp_tls_policy_maps decides per next-hop destination: use "
+                         "TLS_Rcpt:domain, or [sendmail] tls_rcpt = inbound (or both) to have "
+                         "postseal-policyd enforce it on receipt";
+        if (unsupported_warn)
+            log_warnx("%s:%d: TLS_Rcpt:%s %s: not enforced: %s", map->path, e->line, e->key,
+                      e->value, e->unsupported);
+        else
+            cfg_error(diag, e->line, "TLS_Rcpt:%s %s: unsupported: %s", e->key, e->value,
+                      e->unsupported);
+    }
+    return diag->errors - errors;
+}
+
+int sma_conf_load(const struct cfg *cfg, struct cfg_diag *diag, int role, struct sma_conf *out)
 {
     static const char *const modes[] = {"error", "warn", NULL};
+    static const char *const rcpt_modes[] = {"outbound", "inbound", "both", NULL};
     const struct cfg_entry *file = NULL;
     struct cfg_diag sub = {0};
     int errors = diag->errors;
     size_t i;
 
     memset(out, 0, sizeof(*out));
+    out->tls_rcpt = SMA_RCPT_OUTBOUND;
     for (i = 0; i < cfg->count; i++) {
         const struct cfg_entry *e = &cfg->entries[i];
 
@@ -442,15 +490,27 @@ int sma_conf_load(const struct cfg *cfg, struct cfg_diag *diag, struct sma_conf 
             cfg_enum(diag, e, modes, &out->unsupported_warn);
         } else if (strcmp(e->key, "tls_perm_err") == 0) {
             cfg_bool(diag, e, &out->tls_perm_err);
+        } else if (strcmp(e->key, "tls_rcpt") == 0) {
+            int m;
+
+            if (cfg_enum(diag, e, rcpt_modes, &m) == 0)
+                out->tls_rcpt = m + 1; /* SMA_RCPT_OUTBOUND, _INBOUND, both bits */
         } else {
             cfg_error(diag, e->line,
-                      "[sendmail]: unknown key \"%s\" (access_file, unsupported, tls_perm_err)",
+                      "[sendmail]: unknown key \"%s\" (access_file, unsupported, tls_perm_err, "
+                      "tls_rcpt)",
                       e->key);
         }
     }
     if (diag->errors > errors || file == NULL || file->value[0] == 0)
         return diag->errors > errors ? -1 : 0;
-    out->map = sma_load(file->value, &sub, out->unsupported_warn);
+    out->map = sma_read(file->value, &sub, out->unsupported_warn);
+    if (out->map != NULL &&
+        (sma_rcpt_role(out->map, role, out->tls_rcpt, out->unsupported_warn, &sub) > 0 ||
+         sub.errors > 0)) {
+        sma_free(out->map);
+        out->map = NULL;
+    }
     diag->errors += sub.errors;
     return out->map == NULL ? -1 : 0;
 }
@@ -498,6 +558,37 @@ static int sma_scopes(const char *key, int kinds[2], char pats[2][SMA_MAX_LINE +
     return 2;
 }
 
+int sma_settings(const struct sma_conf *conf, const struct sma_entry *e, const char *set[6][2],
+                 char bits[16])
+{
+    int nset = 0;
+
+    set[nset][0] = "message_style";
+    set[nset++][1] = "sendmail";
+    if (e->req == SMA_REQ_VERIFY) {
+        set[nset][0] = "require_verified_cert";
+        set[nset++][1] = "yes";
+    }
+    if (e->bits > 0) {
+        snprintf(bits, 16, "%d", e->bits);
+        set[nset][0] = "encryption_keysize";
+        set[nset++][1] = bits;
+    }
+    if (e->cn_name || e->cn) {
+        set[nset][0] = "ccert_subject";
+        set[nset++][1] = e->cn_name ? e->cn_name : RULES_CLIENT_NAME_TOKEN;
+    }
+    if (e->req != SMA_REQ_NONE) {
+        int perm = e->code == SMA_CODE_PERM || (e->code == SMA_CODE_DEFAULT && conf->tls_perm_err);
+
+        set[nset][0] = "outcome";
+        set[nset++][1] = perm ? "permanent" : "temporary";
+        set[nset][0] = perm ? "permanent_reply" : "temporary_reply";
+        set[nset++][1] = sma_reply_code(e, conf->tls_perm_err);
+    }
+    return nset;
+}
+
 int sma_to_rules(const struct sma_conf *conf, struct rules *r, struct cfg_diag *diag)
 {
     const struct sma_map *m = conf->map;
@@ -510,42 +601,19 @@ int sma_to_rules(const struct sma_conf *conf, struct rules *r, struct cfg_diag *
     for (i = 0; i < m->count; i++) {
         const struct sma_entry *e = &m->entries[i];
         struct rules_src src = {m->path, e->line};
-        const char *set[8][2];
+        const char *set[7][2];
         char bits[16];
         char pats[2][SMA_MAX_LINE + 8];
         int kinds[2];
-        int nset = 0;
+        int nset;
         int ns, j, k;
 
         if (e->tag != SMA_TAG_CLT || e->unsupported != NULL)
             continue;
-        set[nset][0] = "message_style";
-        set[nset++][1] = "sendmail";
+        nset = sma_settings(conf, e, set, bits);
         if (*e->key != 0) { /* the first match decides alone, as in Sendmail */
             set[nset][0] = "inherit";
             set[nset++][1] = "no";
-        }
-        if (e->req == SMA_REQ_VERIFY) {
-            set[nset][0] = "require_verified_cert";
-            set[nset++][1] = "yes";
-        }
-        if (e->bits > 0) {
-            snprintf(bits, sizeof(bits), "%d", e->bits);
-            set[nset][0] = "encryption_keysize";
-            set[nset++][1] = bits;
-        }
-        if (e->cn_name || e->cn) {
-            set[nset][0] = "ccert_subject";
-            set[nset++][1] = e->cn_name ? e->cn_name : RULES_CLIENT_NAME_TOKEN;
-        }
-        if (e->req != SMA_REQ_NONE) {
-            int perm =
-                e->code == SMA_CODE_PERM || (e->code == SMA_CODE_DEFAULT && conf->tls_perm_err);
-
-            set[nset][0] = "outcome";
-            set[nset++][1] = perm ? "permanent" : "temporary";
-            set[nset][0] = perm ? "permanent_reply" : "temporary_reply";
-            set[nset++][1] = sma_reply_code(e, conf->tls_perm_err);
         }
         ns = sma_scopes(e->key, kinds, pats);
         for (j = 0; j < ns; j++) {

@@ -11,7 +11,7 @@
 
 #define SMA_TAG_CLT 0  /* TLS_Clt: the SMTP client of our server */
 #define SMA_TAG_SRV 1  /* TLS_Srv: the next-hop server we deliver to */
-#define SMA_TAG_RCPT 2 /* TLS_Rcpt: the next-hop server, per recipient */
+#define SMA_TAG_RCPT 2 /* TLS_Rcpt: per recipient: the next hop, or our client (inbound) */
 
 #define SMA_CODE_DEFAULT 0 /* no prefix: Sendmail 454 4.7.0 */
 #define SMA_CODE_TEMP 1    /* TEMP+: Sendmail 403 4.7.0 */
@@ -42,10 +42,11 @@ struct sma_map {
 };
 
 /* Reads a makemap input file.  Every syntax error is reported as FILE:LINE and
- * counted in diag.  An entry postseal cannot enforce (CS:, CI:, CITag:, per-user
- * TLS_Rcpt:) is an error too, unless unsupported_warn is set: then it is logged
- * as a warning per line, kept with its reason and never matched.  Returns NULL
- * when the file cannot be read or has errors. */
+ * counted in diag.  An entry postseal cannot enforce (CS:, CI:, CITag:) is an
+ * error too, unless unsupported_warn is set: then it is logged as a warning per
+ * line, kept with its reason and never matched.  (Per-recipient TLS_Rcpt: keys
+ * are judged by sma_conf_load, which knows the daemon.)  Returns NULL when the
+ * file cannot be read or has errors. */
 struct sma_map *sma_load(const char *path, struct cfg_diag *diag, int unsupported_warn);
 void sma_free(struct sma_map *map);
 
@@ -62,19 +63,31 @@ const struct sma_entry *sma_find(const struct sma_map *map, int tag, const char 
 const char *sma_reply_code(const struct sma_entry *e, int tls_perm_err);
 const char *sma_tag_name(int tag);
 
+#define SMA_RCPT_OUTBOUND 1 /* TLS_Rcpt:domain -> postseal-tlspolicyd, per next hop */
+#define SMA_RCPT_INBOUND 2  /* TLS_Rcpt: -> postseal-policyd, per recipient at RCPT */
+
+#define SMA_FOR_POLICYD 1    /* sma_conf_load's role: the receiving side */
+#define SMA_FOR_TLSPOLICYD 2 /* the delivering side */
+
 /* The [sendmail] section of the ini, shared by postseal-policyd and
  * postseal-tlspolicyd:
  *     access_file = /etc/mail/access    (empty or absent: no Sendmail rules)
  *     unsupported = error | warn        (entries postseal cannot enforce)
  *     tls_perm_err = no | yes           (Sendmail's TLS_PERM_ERR: 5xx without prefix)
- * Errors are reported with the ini's FILE:LINE, or the access file's. */
+ *     tls_rcpt = outbound | inbound | both   (who applies TLS_Rcpt:; default outbound)
+ * role (SMA_FOR_*) is the daemon loading it: for postseal-tlspolicyd with
+ * tls_rcpt = outbound a per-recipient TLS_Rcpt: key is unsupported (error, or
+ * warning with unsupported = warn); with both it is a warning (enforced on
+ * receipt only).  Errors are reported with the ini's FILE:LINE, or the access
+ * file's. */
 struct sma_conf {
     struct sma_map *map; /* NULL when no access_file is configured */
     int tls_perm_err;
     int unsupported_warn;
+    int tls_rcpt; /* SMA_RCPT_* bits */
 };
 
-int sma_conf_load(const struct cfg *cfg, struct cfg_diag *diag, struct sma_conf *out);
+int sma_conf_load(const struct cfg *cfg, struct cfg_diag *diag, int role, struct sma_conf *out);
 void sma_conf_free(struct sma_conf *conf);
 
 struct rules;
@@ -88,5 +101,11 @@ struct rules;
  * decides alone, as in Sendmail.  Errors are reported with the access file's
  * FILE:LINE (diag->path is left pointing at it).  Returns 0 or -1. */
 int sma_to_rules(const struct sma_conf *conf, struct rules *r, struct cfg_diag *diag);
+
+/* The lib/rules settings (key, value) that enforce one entry's requirement, as
+ * described for sma_to_rules, without inherit.  bits is scratch space for the
+ * number.  Returns how many (at most 6). */
+int sma_settings(const struct sma_conf *conf, const struct sma_entry *e, const char *set[6][2],
+                 char bits[16]);
 
 #endif

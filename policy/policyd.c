@@ -13,6 +13,11 @@
  * session failed earlier: then it is refused the same way, so a failed session
  * gets no further command through.
  *
+ * Sendmail TLS_Rcpt: entries ([sendmail] tls_rcpt = inbound or both,
+ * lib/sendmail_rcpt) are checked at RCPT, whatever checked_states says, after
+ * the rules above passed: they concern one recipient, so their refusal is not
+ * remembered for the session and the next recipient is judged on its own.
+ *
  * Bad input (malformed, oversize, not smtpd_access_policy) is logged with the
  * peer, queue_id and instance when known, and that connection is dropped;
  * nothing else is affected.  Configuration errors are FILE:LINE; a reload
@@ -29,6 +34,7 @@
 #include "log.h"
 #include "policyd.h"
 #include "sendmail_access.h"
+#include "sendmail_rcpt.h"
 #include "session.h"
 
 enum pol_state {
@@ -301,8 +307,9 @@ struct pol_conf *pol_conf_load(const char *path, int *errors)
         /* Sendmail TLS_Clt: entries of [sendmail] access_file, as rules */
         struct sma_conf sm;
 
-        if (sma_conf_load(cfg, &diag, &sm) == 0)
-            sma_to_rules(&sm, c->rules, &diag);
+        if (sma_conf_load(cfg, &diag, SMA_FOR_POLICYD, &sm) == 0 &&
+            sma_to_rules(&sm, c->rules, &diag) == 0)
+            smr_new(&sm, &diag, &c->rcpt_rules);
         sma_conf_free(&sm);
         diag.path = path;
     }
@@ -321,6 +328,7 @@ void pol_conf_free(struct pol_conf *conf)
     if (conf == NULL)
         return;
     rules_free(conf->rules);
+    smr_free(conf->rcpt_rules);
     free(conf);
 }
 
@@ -382,16 +390,28 @@ static void pol_log_request(const struct proto_req *req, const char *what, const
              *pol_s(req->attr[PA_SASL_USERNAME]) ? req->attr[PA_SASL_USERNAME] : "-", tls, action);
 }
 
+/* TLS_Rcpt: entries apply at RCPT (or when the state is not given), when
+ * there is a recipient. */
+static int pol_rcpt_applies(const struct pol_conf *c, const struct proto_req *req)
+{
+    const char *state = req->attr[PA_PROTOCOL_STATE];
+
+    return c->rcpt_rules != NULL && *pol_s(req->attr[PA_RECIPIENT]) != 0 &&
+           (state == NULL || *state == 0 || strcasecmp(state, "RCPT") == 0);
+}
+
 int pol_decide(struct pol_service *svc, const struct proto_req *req, time_t now,
                struct pol_decision *d, char *err, size_t errlen)
 {
     const char *type = req->attr[PA_REQUEST];
+    int per_rcpt;
     struct rules_facts f;
     char key[128];
     int have_key;
     const char *stored;
 
     d->from_session = 0;
+    d->per_recipient = 0;
     d->unchecked = 0;
     d->res.failed = 0;
     d->res.reason[0] = 0;
@@ -415,16 +435,33 @@ int pol_decide(struct pol_service *svc, const struct proto_req *req, time_t now,
             pol_log_request(req, "refused (session failed earlier)", d->res.action);
         return 0;
     }
+    per_rcpt = pol_rcpt_applies(svc->conf, req);
     if (!pol_state_checked(svc->conf, req->attr[PA_PROTOCOL_STATE])) {
         d->unchecked = 1;
         snprintf(d->res.action, sizeof(d->res.action), "DUNNO");
-        if (!svc->quiet && (svc->conf->log_pass || log_verbose()))
-            pol_log_request(req, "pass (state not checked)", d->res.action);
-        return 0;
+        if (!per_rcpt) {
+            if (!svc->quiet && (svc->conf->log_pass || log_verbose()))
+                pol_log_request(req, "pass (state not checked)", d->res.action);
+            return 0;
+        }
     }
     pol_facts(req, &f);
-    rules_decide(svc->conf->rules, &f, &d->res);
-    if (d->res.failed) {
+    if (!d->unchecked)
+        rules_decide(svc->conf->rules, &f, &d->res);
+    if (!d->res.failed && per_rcpt) {
+        struct rules_result rr;
+
+        if (smr_decide(svc->conf->rcpt_rules, &f, &rr) && rr.failed) {
+            d->res = rr;
+            d->per_recipient = 1;
+            d->unchecked = 0;
+        }
+    }
+    if (d->res.failed && d->per_recipient) {
+        svc->refusals++;
+        if (!svc->quiet)
+            pol_log_request(req, "refused for this recipient", d->res.action);
+    } else if (d->res.failed) {
         svc->refusals++;
         if (have_key && svc->sess != NULL &&
             sess_put(svc->sess, key, req->attr[PA_INSTANCE], d->res.action, now) < 0)

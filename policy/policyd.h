@@ -15,8 +15,11 @@
 #define POL_LISTEN_DEFAULT "unix:/run/postseal/policyd.sock"
 
 /* The validated [policy] configuration (and [global]). */
+struct smr;
+
 struct pol_conf {
     struct rules *rules;
+    struct smr *rcpt_rules; /* [sendmail] TLS_Rcpt: on receipt, or NULL */
     struct global_conf global;
     char listen[4][256]; /* listen = ..., repeated or a list */
     int nlisten;
@@ -49,8 +52,9 @@ struct pol_service {
 /* How a request was decided, for logging and --explain. */
 struct pol_decision {
     struct rules_result res;
-    int from_session; /* refused because the session failed earlier */
-    int unchecked;    /* protocol_state is not checked */
+    int from_session;  /* refused because the session failed earlier */
+    int per_recipient; /* res came from a TLS_Rcpt: entry (not remembered) */
+    int unchecked;     /* protocol_state is not checked */
 };
 
 /* Decides one parsed request; writes the action (without "action=").  Updates

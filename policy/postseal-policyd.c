@@ -23,6 +23,7 @@
 
 #include "log.h"
 #include "policyd.h"
+#include "sendmail_rcpt.h"
 #include "session.h"
 
 #define PROG "postseal-policyd"
@@ -111,6 +112,8 @@ static int explain(struct pol_service *svc)
         printf("failed: %s\n", d.res.reason);
     pol_facts(&req, &f);
     rules_explain(svc->conf->rules, &f, &out);
+    if (svc->conf->rcpt_rules != NULL && f.recipient != NULL && *f.recipient != 0)
+        smr_explain(svc->conf->rcpt_rules, &f, &out);
     fwrite(out.data, 1, out.len, stdout);
     buf_free(&in);
     buf_free(&out);

@@ -138,8 +138,9 @@ static int tlsp_sendmail(const struct tlsp_conf *conf, const char *key, struct t
     if (inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1)
         ip = host;
     srv = sma_find(m, SMA_TAG_SRV, ip ? NULL : host, ip);
-    rcpt =
-        strpbrk(key, "[]:") == NULL && key[0] != '.' ? sma_find(m, SMA_TAG_RCPT, key, NULL) : NULL;
+    rcpt = strpbrk(key, "[]:") == NULL && key[0] != '.' && (conf->sm.tls_rcpt & SMA_RCPT_OUTBOUND)
+               ? sma_find(m, SMA_TAG_RCPT, key, NULL)
+               : NULL;
     if (srv == NULL && rcpt == NULL)
         return 1;
     if (srv)

@@ -415,12 +415,21 @@ static void tlsp_sendmail_check(const struct tlsp_conf *conf, struct cfg_diag *d
     if (m == NULL)
         return;
     diag->path = m->path;
+    for (i = 0; i < m->count && !(conf->sm.tls_rcpt & SMA_RCPT_OUTBOUND); i++)
+        if (m->entries[i].tag == SMA_TAG_RCPT) {
+            log_info("%s: note: TLS_Rcpt: entries are enforced on receipt by postseal-policyd "
+                     "([sendmail] tls_rcpt = inbound), not on delivery",
+                     m->path);
+            break;
+        }
     for (i = 0; i < m->count; i++) {
         const struct sma_entry *e = &m->entries[i];
         const char *tag = sma_tag_name(e->tag);
 
-        if (e->tag == SMA_TAG_CLT || e->unsupported)
-            continue;
+        if (e->tag == SMA_TAG_CLT || e->unsupported ||
+            (e->tag == SMA_TAG_RCPT &&
+             (!(conf->sm.tls_rcpt & SMA_RCPT_OUTBOUND) || strchr(e->key, '@') != NULL)))
+            continue; /* TLS_Rcpt: on receipt only (postseal-policyd) */
         if (e->bits > 256) {
             cfg_error(diag, e->line,
                       "%s%s %s: no TLS cipher has more than 256 bits, Postfix cannot meet it", tag,
@@ -519,7 +528,7 @@ struct tlsp_conf *tlsp_load(const struct cfg *cfg, struct cfg_diag *diag)
                                   conf->rules[i].line);
     }
     diag->path = ini;
-    if (diag->errors == errors && sma_conf_load(cfg, diag, &conf->sm) == 0)
+    if (diag->errors == errors && sma_conf_load(cfg, diag, SMA_FOR_TLSPOLICYD, &conf->sm) == 0)
         tlsp_sendmail_check(conf, diag);
     diag->path = ini;
     if (diag->errors > errors) {
