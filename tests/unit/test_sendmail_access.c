@@ -273,7 +273,6 @@ Test(sendmail_access, every_error_with_its_line, .init = cr_redirect_stderr)
         {8, "unsupported: CS: compares the certificate's full subject DN"},
         {9, "unsupported: CI: compares the certificate's full issuer DN"},
         {10, "unsupported: CITag: looks up the certificate's full issuer DN"},
-        {11, "unsupported: TLS_Rcpt:user@ is a per-recipient requirement"},
         {12, "duplicate key TLS_Srv:h.example (first at line 9)"},
         {13, "entry starts with white space"},
         {14, "TEMP+/PERM+ needs VERIFY"},
@@ -298,6 +297,8 @@ Test(sendmail_access, every_error_with_its_line, .init = cr_redirect_stderr)
                   want[i].line, want[i].text, out);
     }
     cr_assert(strstr(out, ":19:") == NULL, "the MyCA: line is not a TLS entry");
+    /* per recipient: judged by sma_conf_load per daemon (test_sendmail_rcpt.c) */
+    cr_assert(strstr(out, "per-recipient") == NULL, "TLS_Rcpt:user@ is valid syntax:\n%s", out);
 }
 
 Test(sendmail_access, unsupported_warn_keeps_them_unmatched, .init = cr_redirect_stderr)
