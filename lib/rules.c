@@ -199,6 +199,7 @@ void rules_free(struct rules *r)
 
     if (r == NULL)
         return;
+    rules_index_free(r);
     for (i = 0; i < r->n; i++)
         rules_scope_free(r->scope[i]);
     free(r->scope);
@@ -212,6 +213,24 @@ void rules_free(struct rules *r)
 size_t rules_count(const struct rules *r)
 {
     return r->n + 1;
+}
+
+/* Patterns that name the same scope: equal ignoring case, and for domain
+ * kinds ".example.com" is "*.example.com" (documented synonyms). */
+static int rules_same_pattern(int kind, const char *a, const char *b)
+{
+    int dom =
+        kind == RULES_CLIENT_NAME || kind == RULES_SENDER_DOMAIN || kind == RULES_RECIPIENT_DOMAIN;
+    int sa = dom && (a[0] == '.' || (a[0] == '*' && a[1] == '.'));
+    int sb = dom && (b[0] == '.' || (b[0] == '*' && b[1] == '.'));
+
+    if (sa != sb)
+        return 0;
+    if (sa) {
+        a += a[0] == '*' ? 2 : 1;
+        b += b[0] == '*' ? 2 : 1;
+    }
+    return strcasecmp(a, b) == 0;
 }
 
 struct rules_scope *rules_scope(struct rules *r, enum rules_kind kind, const char *pattern,
@@ -258,8 +277,9 @@ struct rules_scope *rules_scope(struct rules *r, enum rules_kind kind, const cha
     }
     for (i = 0; i < r->n; i++) {
         s = r->scope[i];
-        if (s->kind == kind && (kind == RULES_CLIENT ? memcmp(&s->cidr, &cidr, sizeof(cidr)) == 0
-                                                     : strcasecmp(s->pattern, pattern) == 0))
+        if (s->kind == kind &&
+            (kind == RULES_CLIENT ? memcmp(&s->cidr, &cidr, sizeof(cidr)) == 0
+                                  : rules_same_pattern(kind, s->pattern, pattern)))
             return s;
     }
     if (r->n == r->alloc) {
@@ -280,6 +300,7 @@ struct rules_scope *rules_scope(struct rules *r, enum rules_kind kind, const cha
     (void)src;
     r->scope[r->n++] = s;
     r->finished = 0;
+    rules_index_free(r); /* stale until the next rules_finish */
     return s;
 nomem:
     snprintf(err, errlen, "out of memory");
@@ -613,8 +634,11 @@ void rules_finish(struct rules *r)
 
     if (r->n > 1)
         qsort(r->scope, r->n, sizeof(*r->scope), rules_cmpscope);
-    for (i = 0; i < r->n; i++)
+    for (i = 0; i < r->n; i++) {
+        r->scope[i]->rank = i;
         rules_sort_lists(r->scope[i]);
+    }
     rules_sort_lists(r->global);
+    rules_index_build(r);
     r->finished = 1;
 }

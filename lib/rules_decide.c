@@ -3,10 +3,10 @@
  * model).  For one request's facts it walks the scopes in precedence order,
  * takes each setting from the most specific matching scope that sets it, and
  * checks the requirements in a fixed order; the first failure decides and
- * carries its FILE:LINE.  Never fails, never allocates; the cost is one pass
- * over the scopes plus the checks (measured: about 2.5 ns per scope, so a few
- * thousand imported Sendmail entries add some 10 us per request; an index per
- * kind would be the next step if maps that large show up).
+ * carries its FILE:LINE.  Never fails, never allocates.  Small rule sets are
+ * walked scope by scope (about 2.5 ns per scope); from rules_index_min scopes
+ * on, rules_index.c finds the matching ones directly (measured: 4000 scopes,
+ * 10.5 us -> 0.9 us per request, parsing included).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,8 +16,8 @@
 
 #include "rules_impl.h"
 
-static int rules_matches(const struct rules_scope *s, const struct rules_facts *f,
-                         const struct match_ip *ip, int have_ip)
+int rules_matches(const struct rules_scope *s, const struct rules_facts *f,
+                  const struct match_ip *ip, int have_ip)
 {
     const char *v;
 
@@ -78,6 +78,20 @@ static void rules_resolve(const struct rules *r, const struct rules_facts *f, st
     size_t i;
 
     memset(e, 0, sizeof(*e));
+    if (r->index != NULL) {
+        const struct rules_scope *m[64];
+        long k = rules_index_match(r, f, &ip, have_ip, m, 64);
+
+        if (k >= 0) {
+            for (i = 0; i < (size_t)k; i++) {
+                rules_take(e, m[i]);
+                if ((m[i]->set & (1u << RK_INHERIT)) && !m[i]->inherit)
+                    return;
+            }
+            rules_take(e, r->global);
+            return;
+        }
+    }
     for (i = 0; i < r->n; i++) {
         const struct rules_scope *s = r->scope[i];
 

@@ -43,6 +43,7 @@ struct rules_scope {
     struct match_cidr cidr;
     int spec;
     int order;
+    size_t rank;  /* position in precedence order, set by rules_finish */
     unsigned set; /* bit per enum rules_key */
     struct rules_src src[RK_COUNT];
     int require_tls;
@@ -65,10 +66,27 @@ struct rules {
     char **files; /* interned file names */
     size_t nfiles;
     int finished;
+    struct rules_index *index; /* NULL: walk every scope */
 };
 
 int rules_cmpstr(const void *a, const void *b);
 /* Protocol rank: SSLv2 2, SSLv3 3, TLSv1 10, TLSv1.N 10+N; -1 unknown. */
 int rules_protocol_rank(const char *p);
+
+/* rules_decide.c */
+int rules_matches(const struct rules_scope *s, const struct rules_facts *f,
+                  const struct match_ip *ip, int have_ip);
+
+/* rules_index.c: built by rules_finish when there are at least
+ * rules_index_min scopes (tests lower or raise it). */
+struct rules_index;
+extern size_t rules_index_min;
+void rules_index_build(struct rules *r);
+void rules_index_free(struct rules *r);
+/* The matching scopes in precedence order (at most max), or -1 when there is
+ * no index or it cannot answer (then walk every scope). */
+long rules_index_match(const struct rules *r, const struct rules_facts *f,
+                       const struct match_ip *ip, int have_ip, const struct rules_scope **out,
+                       size_t max);
 
 #endif
