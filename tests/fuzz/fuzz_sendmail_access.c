@@ -19,9 +19,46 @@
 #include "log.h"
 #include "rules.h"
 #include "sendmail_access.h"
+#include "sendmail_rcpt.h"
 
 static int fuzz_fd = -1;
 static char fuzz_path[64];
+
+/* TLS_Rcpt: on receipt: every kept entry is found by its own key (a domain
+ * key through an address at that domain), lookups and decisions never fail. */
+static void fuzz_rcpt(struct sma_map *map)
+{
+    static const char *const rcpts[] = {
+        "darth@endmail.org", "darth+x@sub.endmail.org", "Leia", "+x@y", "a@", "@", "", NULL,
+    };
+    struct sma_conf conf = {.map = map, .tls_rcpt = SMA_RCPT_INBOUND};
+    struct cfg_diag diag = {.path = "fuzz"};
+    struct rules_facts f = {.client_address = "192.0.2.7", .client_name = "mx.example.com"};
+    struct rules_result res;
+    struct smr *s;
+    char addr[SMA_MAX_LINE + 8];
+    size_t i;
+
+    if (smr_new(&conf, &diag, &s) < 0 || s == NULL)
+        return;
+    for (i = 0; i < map->count; i++) {
+        const struct sma_entry *e = &map->entries[i];
+
+        if (e->tag != SMA_TAG_RCPT || e->unsupported != NULL || *e->key == 0)
+            continue;
+        snprintf(addr, sizeof(addr), "%s%s", strchr(e->key, '@') ? "" : "x@", e->key);
+        if (strchr(addr, '@')[1] == 0 && strchr(addr, '+') == NULL &&
+            smr_find(s, addr, NULL) == NULL)
+            abort(); /* user@ entry not found for that local part */
+    }
+    for (i = 0; i < sizeof(rcpts) / sizeof(rcpts[0]); i++) {
+        f.recipient = rcpts[i];
+        (void)smr_find(s, rcpts[i], NULL);
+        if (smr_decide(s, &f, &res) && memchr(res.action, 0, sizeof(res.action)) == NULL)
+            abort();
+    }
+    smr_free(s);
+}
 
 static void fuzz_map(struct sma_map *map)
 {
@@ -78,6 +115,7 @@ static void fuzz_map(struct sma_map *map)
             abort();
     }
     rules_free(r);
+    fuzz_rcpt(map);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
