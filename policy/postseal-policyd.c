@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -112,8 +113,13 @@ static int explain(struct pol_service *svc)
         printf("failed: %s\n", d.res.reason);
     pol_facts(&req, &f);
     rules_explain(svc->conf->rules, &f, &out);
-    if (svc->conf->rcpt_rules != NULL && f.recipient != NULL && *f.recipient != 0)
+    if (svc->conf->rcpt_rules != NULL && f.recipient != NULL && *f.recipient != 0) {
+        const char *st = req.attr[PA_PROTOCOL_STATE];
+
+        if (st != NULL && *st != 0 && strcasecmp(st, "RCPT") != 0)
+            buf_printf(&out, "TLS_Rcpt: not applied at protocol_state %s (RCPT only)\n", st);
         smr_explain(svc->conf->rcpt_rules, &f, &out);
+    }
     fwrite(out.data, 1, out.len, stdout);
     buf_free(&in);
     buf_free(&out);

@@ -116,6 +116,11 @@ like "--explain for luke: every key tried, nothing required" \
     "looked up: TLS_Rcpt:luke@endmail\.test TLS_Rcpt:luke@ TLS_Rcpt:endmail\.test TLS_Rcpt:test TLS_Rcpt:$" "$out"
 like "  no entry" "no entry: nothing required" "$out"
 
+out=$(printf 'protocol_state=DATA\nclient_address=192.0.2.1\nrecipient=darth@endmail.test\nencryption_keysize=0\n' |
+    "$POSTSEAL_POLICYD" -c "$ini" --explain 2>&1)
+like "--explain at DATA: passes" "^action=DUNNO$" "$out"
+like "  and says TLS_Rcpt: applies at RCPT only" "TLS_Rcpt: not applied at protocol_state DATA \(RCPT only\)" "$out"
+
 # --check per tls_rcpt: outbound (default) makes tlspolicyd refuse user keys
 e2e_file outbound.ini <<EOF >/dev/null
 [sendmail]

@@ -407,3 +407,26 @@ Test(tlsp, sendmail_bits_postfix_cannot_meet_are_errors, .init = cr_redirect_std
                           "outbound") != NULL,
               "%s", out);
 }
+
+Test(tlsp, tls_rcpt_inbound_leaves_delivery_to_tls_srv, .init = cr_redirect_stderr)
+{
+    struct tlsp_conf *c =
+        load_with_access("tests/unit/data/sendmail-access.good", "tls_rcpt = inbound\n");
+
+    cr_assert_not_null(c);
+    /* TLS_Rcpt:endmail.org and the bare TLS_Rcpt: VERIFY are postseal-policyd's
+     * now: only the bare TLS_Srv: ENCR:56 is left */
+    cr_assert_str_eq(ask(c, "endmail.org", TLSP_FOUND),
+                     "encrypt protocols=>=TLSv1.2 ciphers=medium");
+    cr_assert_str_eq(ask(c, "unknown.example", TLSP_FOUND),
+                     "encrypt protocols=>=TLSv1.2 ciphers=medium");
+    cr_assert_str_eq(ask(c, "named.example.net", TLSP_FOUND),
+                     "verify protocols=>=TLSv1.2 match=hostname");
+    tlsp_free(c);
+    /* both: as outbound */
+    c = load_with_access("tests/unit/data/sendmail-access.good", "tls_rcpt = both\n");
+    cr_assert_not_null(c);
+    cr_assert_str_eq(ask(c, "endmail.org", TLSP_FOUND),
+                     "secure protocols=>=TLSv1.2 ciphers=medium match=smtp.endmail.org");
+    tlsp_free(c);
+}
