@@ -341,7 +341,7 @@ static void inbound_classify(struct inbound_ctx *c)
         return;
     if (mime_part_is(r, "multipart", "encrypted")) {
         c->kind = INBOUND_KIND_ENCRYPTED;
-    } else if (inbound_is_pkcs7(r)) {
+    } else if (inbound_is_pkcs7(r) && strcasecmp(inbound_param(r, "smime-type"), "certs-only")) {
         c->kind = inbound_pkcs7_signed(c->fd, r) ? INBOUND_KIND_SIGNED : INBOUND_KIND_ENCRYPTED;
     } else if (mime_part_is(r, "multipart", "signed")) {
         c->kind = INBOUND_KIND_SIGNED;

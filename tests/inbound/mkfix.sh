@@ -102,6 +102,8 @@ openssl cms -sign -in entity.txt -signer alice.pem -inkey alice.key >signed-alic
 { hdr alice@ext.example smime-enc-signed; openssl cms -encrypt -aes256 -in signed-alice.txt bob.pem | lf; } >msg/smime-enc-signed.eml
 { hdr alice@ext.example smime-gcm-signed; openssl cms -encrypt -aes-256-gcm -in signed-alice.txt bob.pem | lf; } >msg/smime-gcm-signed.eml
 { hdr alice@ext.example smime-enc-stream; openssl cms -encrypt -aes256 -stream -in signed-alice.txt bob.pem | lf; } >msg/smime-enc-stream.eml
+{ hdr alice@ext.example smime-certs-only; printf 'MIME-Version: 1.0\nContent-Type: application/pkcs7-mime; smime-type=certs-only; name=smime.p7c\nContent-Transfer-Encoding: base64\n\n'
+  openssl crl2pkcs7 -nocrl -certfile alice.pem -outform DER | base64 -w 76; } >msg/smime-certs-only.eml
 { hdr alice@ext.example smime-enc-other; openssl cms -encrypt -aes256 -in entity.txt alice.pem | lf; } >msg/smime-enc-other.eml
 # RFC 9788 header protection: the real Subject inside, a placeholder outside
 printf 'Content-Type: text/plain; charset=us-ascii; hp="cipher"\r\nSubject: The real subject\r\nHP-Outer: Subject: [...]\r\n\r\nProtected.\r\n' >hp.txt

@@ -1021,3 +1021,13 @@ Test(inbound, too_large_to_decrypt_is_a_decrypt_failure_not_a_deferral)
                   r.err.text,
               "%s", r.err.text);
 }
+
+Test(inbound, certs_only_is_neither_signed_nor_encrypted)
+{
+    struct run r;
+
+    run("smime-certs-only", "alice@ext.example", NULL, &r);
+    cr_assert_eq(r.rc, FERR_OK);
+    VERIFY(r, "none; rule=default; action=deliver");
+    HAS(r, "smime-type=certs-only");
+}
