@@ -5,11 +5,12 @@ GET serves static files from WWW (CRLs, VKS keyserver layout; HKP
 /pks/lookup?op=get&search=0xFPR is answered from the same files).  POST is an
 OCSP request: it is answered by the real `openssl ocsp` responder run on the
 CA in DIR (index.txt = good/revoked, serials it never issued = unknown),
-signed by RSIGNER (normally the CA's delegated OCSP signer).  openssl 3.0's
+signed by RSIGNER (normally the CA's delegated OCSP signer); with --replay
+every request gets the first response again (an old nonce: a replay).  openssl 3.0's
 own `-port` listens on every interface, so this wrapper keeps the test
 servers on 127.0.0.1.  --hang accepts connections and never answers.
 
-usage: httpd.py PORT WWW [--ocsp DIR RSIGNER] [--hang]
+usage: httpd.py PORT WWW [--ocsp DIR RSIGNER] [--replay] [--hang]
 """
 import http.server
 import os
@@ -22,6 +23,8 @@ import urllib.parse
 port, www = int(sys.argv[1]), sys.argv[2]
 ocsp = None
 hang = "--hang" in sys.argv
+replay = "--replay" in sys.argv  # answer every request with the first response
+first = []
 if "--ocsp" in sys.argv:
     i = sys.argv.index("--ocsp")
     ocsp = (sys.argv[i + 1], sys.argv[i + 2])
@@ -72,6 +75,10 @@ class H(http.server.SimpleHTTPRequestHandler):
                 return
             with open(rs, "rb") as f:
                 data = f.read()
+        if replay:
+            if not first:
+                first.append(data)
+            data = first[0]
         self.send_response(200)
         self.send_header("Content-Type", "application/ocsp-response")
         self.send_header("Content-Length", str(len(data)))

@@ -117,7 +117,7 @@ static void start(const char *mode)
     int port;
     pid_t pid;
 
-    if (strcmp(mode, "ocsp") == 0)
+    if (strcmp(mode, "ocsp") == 0 || strcmp(mode, "replay") == 0)
         port = port_ocsp;
     else if (strcmp(mode, "badocsp") == 0)
         port = port_ocsp;
@@ -139,6 +139,9 @@ static void start(const char *mode)
                    (char *)NULL);
         else if (strcmp(mode, "hang") == 0)
             execlp("python3", "python3", "tests/inbound/httpd.py", p, www, "--hang", (char *)NULL);
+        else if (strcmp(mode, "replay") == 0)
+            execlp("python3", "python3", "tests/inbound/httpd.py", p, www, "--ocsp", dir, "ocsp",
+                   "--replay", (char *)NULL);
         else
             execlp("python3", "python3", "tests/inbound/httpd.py", p, www, (char *)NULL);
         _exit(127);
@@ -1030,4 +1033,19 @@ Test(inbound, certs_only_is_neither_signed_nor_encrypted)
     cr_assert_eq(r.rc, FERR_OK);
     VERIFY(r, "none; rule=default; action=deliver");
     HAS(r, "smime-type=certs-only");
+}
+
+Test(inbound, replayed_ocsp_response_with_an_old_nonce_is_refused)
+{
+    struct run r;
+
+    start("replay");
+    run("smime-signed-alice", "alice@ext.example", "require = status_known", &r);
+    cr_assert_eq(r.rc, FERR_OK, "%s", r.err.text);
+    VERIFY(r, "valid; method=smime; signer=\"alice@ext.example\"; status=good (ocsp)");
+    /* the next request gets the same response again: its nonce is the old one */
+    status_cache_clear();
+    run("smime-signed-alice", "alice@ext.example", "require = status_known", &r);
+    cr_assert_eq(r.rc, FERR_TEMP);
+    cr_assert(strstr(r.err.text, "nonce mismatch (replayed response?)") != NULL, "%s", r.err.text);
 }
