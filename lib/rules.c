@@ -200,6 +200,7 @@ void rules_free(struct rules *r)
     if (r == NULL)
         return;
     rules_index_free(r);
+    free(r->dedup);
     for (i = 0; i < r->n; i++)
         rules_scope_free(r->scope[i]);
     free(r->scope);
@@ -233,6 +234,63 @@ static int rules_same_pattern(int kind, const char *a, const char *b)
     return strcasecmp(a, b) == 0;
 }
 
+/* Hash of what rules_same_pattern compares: kind, network, or the pattern in
+ * lower case with the ".x" / "*.x" spellings folded. */
+static size_t rules_scope_hash(int kind, const char *pattern, const struct match_cidr *cidr)
+{
+    size_t h = 14695981039346656037UL ^ (size_t)kind;
+    const unsigned char *p;
+    size_t n;
+
+    if (kind == RULES_CLIENT) {
+        p = (const unsigned char *)cidr;
+        n = sizeof(*cidr);
+    } else {
+        if ((kind == RULES_CLIENT_NAME || kind == RULES_SENDER_DOMAIN ||
+             kind == RULES_RECIPIENT_DOMAIN) &&
+            (pattern[0] == '.' || (pattern[0] == '*' && pattern[1] == '.'))) {
+            h = (h ^ '.') * 1099511628211UL;
+            pattern += pattern[0] == '*' ? 2 : 1;
+        }
+        p = (const unsigned char *)pattern;
+        n = strlen(pattern);
+    }
+    while (n-- > 0) {
+        unsigned char c = *p++;
+
+        if (kind != RULES_CLIENT && c >= 'A' && c <= 'Z')
+            c = (unsigned char)(c - 'A' + 'a');
+        h = (h ^ c) * 1099511628211UL;
+    }
+    return h;
+}
+
+static void rules_dedup_put(struct rules *r, struct rules_scope *s)
+{
+    size_t i = rules_scope_hash(s->kind, s->pattern, &s->cidr) & r->dmask;
+
+    while (r->dedup[i] != NULL)
+        i = (i + 1) & r->dmask;
+    r->dedup[i] = s;
+}
+
+/* Doubles the dedup table (at least 64 slots) and re-inserts every scope. */
+static int rules_dedup_grow(struct rules *r)
+{
+    size_t size = r->dedup ? 2 * (r->dmask + 1) : 64;
+    struct rules_scope **v = calloc(size, sizeof(*v));
+    size_t i;
+
+    if (v == NULL)
+        return -1;
+    free(r->dedup);
+    r->dedup = v;
+    r->dmask = size - 1;
+    for (i = 0; i < r->n; i++)
+        rules_dedup_put(r, r->scope[i]);
+    return 0;
+}
+
 struct rules_scope *rules_scope(struct rules *r, enum rules_kind kind, const char *pattern,
                                 const struct rules_src *src, char *err, size_t errlen)
 {
@@ -240,7 +298,9 @@ struct rules_scope *rules_scope(struct rules *r, enum rules_kind kind, const cha
     struct match_cidr cidr;
     int spec = 0;
     size_t i;
+    size_t h;
 
+    memset(&cidr, 0, sizeof(cidr));
     if (kind == RULES_GLOBAL)
         return r->global;
     if (kind < 0 || kind > RULES_GLOBAL) {
@@ -275,13 +335,14 @@ struct rules_scope *rules_scope(struct rules *r, enum rules_kind kind, const cha
         spec = strpbrk(pattern, "*?[") ? 0 : 1;
         break;
     }
-    for (i = 0; i < r->n; i++) {
-        s = r->scope[i];
+    h = rules_scope_hash(kind, pattern, &cidr);
+    for (i = h & r->dmask; r->dedup != NULL && (s = r->dedup[i]) != NULL; i = (i + 1) & r->dmask)
         if (s->kind == kind &&
             (kind == RULES_CLIENT ? memcmp(&s->cidr, &cidr, sizeof(cidr)) == 0
                                   : rules_same_pattern(kind, s->pattern, pattern)))
             return s;
-    }
+    if ((r->n + 1) * 2 > (r->dedup ? r->dmask + 1 : 0) && rules_dedup_grow(r) < 0)
+        goto nomem;
     if (r->n == r->alloc) {
         size_t na = r->alloc ? r->alloc * 2 : 16;
         struct rules_scope **v = realloc(r->scope, na * sizeof(*v));
@@ -299,6 +360,7 @@ struct rules_scope *rules_scope(struct rules *r, enum rules_kind kind, const cha
     s->order = (int)r->n;
     (void)src;
     r->scope[r->n++] = s;
+    rules_dedup_put(r, s);
     r->finished = 0;
     rules_index_free(r); /* stale until the next rules_finish */
     return s;

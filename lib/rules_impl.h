@@ -66,7 +66,9 @@ struct rules {
     char **files; /* interned file names */
     size_t nfiles;
     int finished;
-    struct rules_index *index; /* NULL: walk every scope */
+    struct rules_index *index;  /* NULL: walk every scope */
+    struct rules_scope **dedup; /* open addressing on (kind, pattern): finds a scope again */
+    size_t dmask;
 };
 
 int rules_cmpstr(const void *a, const void *b);

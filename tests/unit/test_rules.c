@@ -417,3 +417,35 @@ Test(rules, explain_lists_sources)
     cr_assert(strstr(b.data, "outcome                  hold  (test.ini:81") != NULL, "%s", b.data);
     buf_free(&b);
 }
+
+Test(rules, the_same_scope_written_twice_is_one_scope)
+{
+    struct rules_src src = {"t.ini", 90};
+    struct rules_scope *a = scope(RULES_RECIPIENT_DOMAIN, ".Example.ORG");
+    struct rules_scope *b;
+    int i;
+
+    cr_assert_eq(scope(RULES_RECIPIENT_DOMAIN, "*.example.org"), a);
+    cr_assert_neq(scope(RULES_RECIPIENT_DOMAIN, "example.org"), a);
+    cr_assert_neq(scope(RULES_SENDER_DOMAIN, ".example.org"), a);
+    cr_assert_eq(scope(RULES_CLIENT, "10.1.0.0/16"), scope(RULES_CLIENT, "10.1.0.0/16"));
+    cr_assert_neq(scope(RULES_CLIENT, "10.1.0.0/16"), scope(RULES_CLIENT, "10.1.0.0/17"));
+    /* globs: ".x" is not "*.x" */
+    cr_assert_neq(scope(RULES_SASL_USER, ".x"), scope(RULES_SASL_USER, "*.x"));
+    set(a, "encryption_keysize", "128", 91);
+    cr_assert_eq(rules_set(R, scope(RULES_RECIPIENT_DOMAIN, "*.EXAMPLE.org"), "encryption_keysize",
+                           "256", &src, err, sizeof(err)),
+                 -1);
+    cr_assert(strstr(err, "already set in [policy recipient_domain .Example.ORG] at line 91") !=
+                  NULL,
+              "%s", err);
+    /* many scopes: each found again, none duplicated */
+    for (i = 0; i < 3000; i++) {
+        char p[64];
+
+        snprintf(p, sizeof(p), "host%d.example.net", i);
+        b = scope(RULES_CLIENT_NAME, p);
+        cr_assert_eq(scope(RULES_CLIENT_NAME, p), b);
+    }
+    cr_assert_eq(rules_count(R), 1 + 7 + 3000); /* [policy], the 7 above, the hosts */
+}
