@@ -169,6 +169,15 @@ pgpmime_sign() { # home from name
       printf '\n--sigb--\n'; } >"msg/$nm.eml"
 }
 pgpmime_sign gpg-alice alice@ext.example pgp-signed-alice
+# Ed's key expired at the end of 2020; he signed in June 2020 (gpg's faked clock)
+mkdir -p -m 700 gpg-ed
+GNUPGHOME=gpg-ed $G --faked-system-time 20200101T000000 --quick-gen-key "Ed <ed@ext.example>" ed25519 sign,cert 1y 2>/dev/null
+GNUPGHOME=gpg-ed gpg --export ed@ext.example | GNUPGHOME=gpg-gw gpg --batch --quiet --import 2>/dev/null
+{ hdr ed@ext.example pgp-signed-expired; printf 'MIME-Version: 1.0\nContent-Type: multipart/signed; micalg=pgp-sha256; protocol="application/pgp-signature"; boundary="sigb"\n\n--sigb\n'
+  cat pgpent.txt
+  printf '\n--sigb\nContent-Type: application/pgp-signature; name="signature.asc"\n\n'
+  sed 's/$/\r/' pgpent.txt | GNUPGHOME=gpg-ed $G --faked-system-time 20200601T000000 --armor --detach-sign 2>/dev/null
+  printf '\n--sigb--\n'; } >msg/pgp-signed-expired.eml
 sed 's/secret plan is ready/secret plan is CANCELLED/' msg/pgp-signed-alice.eml >msg/pgp-tampered.eml
 # malformed OpenPGP packets inside a well-formed PGP/MIME envelope
 { hdr alice@ext.example pgp-malformed; printf 'MIME-Version: 1.0\nContent-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary="pgpb"\n\n--pgpb\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n--pgpb\nContent-Type: application/octet-stream\n\n-----BEGIN PGP MESSAGE-----\n\nhQEMA5xxxxxxxxxxAQf/Zm9vYmFyYmF6cXV4\n=AAAA\n-----END PGP MESSAGE-----\n\n--pgpb--\n'; } >msg/pgp-malformed.eml
@@ -197,5 +206,5 @@ if GNUPGHOME="$D/gpgsm" timeout 30 gpgsm --batch --disable-crl-checks --import c
       printf '\n--gsb--\n'; } >msg/gpgsm-signed.eml
 fi
 gpgconf --kill all >/dev/null 2>&1 || true
-for h in gpg-alice gpg-gw gpg-rita gpg-uma gpgsm; do GNUPGHOME="$D/$h" gpgconf --kill all >/dev/null 2>&1 || true; done
+for h in gpg-alice gpg-gw gpg-rita gpg-uma gpg-ed gpgsm; do GNUPGHOME="$D/$h" gpgconf --kill all >/dev/null 2>&1 || true; done
 touch ".done.$OP.$HP.$V"

@@ -1049,3 +1049,15 @@ Test(inbound, replayed_ocsp_response_with_an_old_nonce_is_refused)
     cr_assert_eq(r.rc, FERR_TEMP);
     cr_assert(strstr(r.err.text, "nonce mismatch (replayed response?)") != NULL, "%s", r.err.text);
 }
+
+Test(inbound, pgp_signature_by_expired_key)
+{
+    struct run r;
+
+    run("pgp-signed-expired", "ed@ext.example", "on_fail = reject", &r);
+    cr_assert_eq(r.rc, FERR_PERM, "%s", r.res.verify);
+    VERIFY(r, "expired; method=pgp; signer=\"ed@ext.example\"");
+    cr_assert(strstr(r.err.text, "5.7.1 signer certificate or key of ed@ext.example expired") ==
+                  r.err.text,
+              "%s", r.err.text);
+}
