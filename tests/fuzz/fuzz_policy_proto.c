@@ -88,8 +88,8 @@ static void fuzz_decide(const struct proto_req *req)
     } else if (err[0] == 0) {
         abort();
     }
-    if (sess_count(fuzz_svc.sess) > 32)
-        abort(); /* session memory must stay bounded */
+    if (sess_count(fuzz_svc.sess) > 64)
+        abort(); /* session memory is a fixed table (2 x 32 slots, at least 64): it never grows */
 }
 
 /* Scans data as one stream, reads of `step` bytes each (0: all at once).
