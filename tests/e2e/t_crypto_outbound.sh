@@ -5,8 +5,8 @@
 # gateway key), S/MIME signed then encrypted (openssl cms -decrypt, then
 # -verify of the inner multipart/signed), PGP/MIME multipart/signed (gpg
 # --verify over the CRLF form of the first part, micalg = the hash gpg
-# reports) and S/MIME multipart/signed (openssl cms -verify, text and binary
-# mode).  The body carries lines that SMTP dot-stuffs (".", ".x") and a
+# reports), S/MIME multipart/signed (openssl cms -verify, text and binary
+# mode) and AES-256-GCM authEnveloped-data where a rule asks for it.  The body carries lines that SMTP dot-stuffs (".", ".x") and a
 # trailing space: signatures made over the LF spool must verify after the trip.
 . "$(dirname "$0")/lib.sh"
 
@@ -27,6 +27,7 @@ chown -R nobody: "$GH"
 
 mkdir -p "$E2E_DIR/certs" "$E2E_DIR/sign"
 cp "$(pki_smime sam@example.test)" "$E2E_DIR/certs/" || e2e_die "no S/MIME cert"
+cp "$(pki_smime gina@example.test)" "$E2E_DIR/certs/" || e2e_die "no S/MIME cert"
 pki_smime gw@example.test >/dev/null || e2e_die "no S/MIME signer cert"
 cp "$PKI/smime/gw@example.test.crt" "$E2E_DIR/sign/gw.crt"
 cp "$PKI/smime/gw@example.test.key" "$E2E_DIR/sign/gw.key"
@@ -59,6 +60,12 @@ method = smime
 sign = yes
 signkey = gw
 
+[filter rule smime-gcm]
+recipient = gina@example.test
+encrypt = required
+method = smime
+smime_cipher = aes256-gcm
+
 [filter rule pgp-sign]
 recipient = ps@example.test
 encrypt = never
@@ -81,11 +88,11 @@ pf_start mx
 
 token="crypto e2e $$ $RANDOM"
 body=$(printf '%s\n.\n.leading dot\nFrom the start\ntrailing space \nend' "$token")
-for r in pat sam ps ss; do
+for r in pat sam gina ps ss; do
     smtp_send mx --to $r@example.test --body "$body"
     is "message for $r accepted" 250 "$(smtp_code '\.$')"
 done
-for r in pat sam ps ss; do
+for r in pat sam gina ps ss; do
     ok "$r's message delivered" mail_wait mx $r@example.test
 done
 pf_settle mx
@@ -137,6 +144,16 @@ openssl cms -verify -in "$E2E_DIR/sam.dec" -CAfile "$PKI/ca.crt" -purpose smimes
     -out "$E2E_DIR/sam.content" 2>"$E2E_DIR/sam.verr"
 is "openssl cms verifies the inner signature" 0 "$?"
 file_has "sam: signed content is what was sent" "$E2E_DIR/sam.content" "$token"
+
+# ---- S/MIME AES-256-GCM (authEnveloped-data) where a rule says so ----
+gina=$(mail_last mx gina@example.test)
+file_has "gina: authEnveloped-data" "$gina" '^Content-Type: application/pkcs7-mime; smime-type=authEnveloped-data'
+openssl cms -decrypt -in "$gina" -recip "$PKI/smime/gina@example.test.crt" \
+    -inkey "$PKI/smime/gina@example.test.key" -out "$E2E_DIR/gina.dec" 2>"$E2E_DIR/gina.err"
+is "openssl cms decrypts gina's GCM message" 0 "$?"
+file_has "gina: decrypted text is what was sent" "$E2E_DIR/gina.dec" "$token"
+sed_body "$gina" | openssl base64 -d | openssl cms -cmsout -print -inform DER >"$E2E_DIR/gina.asn1" 2>&1
+file_has "gina: content encryption is aes-256-gcm" "$E2E_DIR/gina.asn1" 'algorithm: aes-256-gcm'
 
 # ---- PGP/MIME multipart/signed ----
 ps=$(mail_last mx ps@example.test)
