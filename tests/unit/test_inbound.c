@@ -95,7 +95,7 @@ static void wait_port(int port)
     int i;
 
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    for (i = 0; i < 100; i++) {
+    for (i = 0; i < 300; i++) {
         int s = socket(AF_INET, SOCK_STREAM, 0);
 
         if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
