@@ -988,14 +988,25 @@ int inbound_cfg_check(const struct inbound_cfg *ic, char *why, size_t whylen)
 {
     struct inbound_ctx c;
     char w[240];
+    size_t i;
     int rc = 0;
 
     memset(&c, 0, sizeof(c));
     c.ic = ic;
     if (ic->local_domains.n == 0)
         return 0;
+    for (i = 0; i < ic->n_smime; i++) {
+        struct smime_in *one =
+            smime_in_new(&ic->smime[i].key, &ic->smime[i].cert, 1, NULL, NULL, w, sizeof(w));
+
+        if (one == NULL) {
+            snprintf(why, whylen, "%s:%d: smime_keypair: %s", ic->path, ic->smime[i].line, w);
+            return -1;
+        }
+        smime_in_free(one);
+    }
     if (inbound_smime(&c, w, sizeof(w)) == NULL) {
-        snprintf(why, whylen, "[inbound] S/MIME keys: %s", w);
+        snprintf(why, whylen, "[inbound] trust anchors: %s", w);
         rc = -1;
     } else if (ic->gnupg_home && access(ic->gnupg_home, R_OK | W_OK | X_OK) != 0) {
         snprintf(why, whylen, "[inbound] gnupg_home %s: %s", ic->gnupg_home, strerror(errno));

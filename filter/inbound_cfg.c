@@ -301,10 +301,11 @@ static void inbound_main_key(struct cfg_diag *diag, const struct cfg_entry *e,
         inbound_str(diag, e, &ic->gnupg_home);
     } else if (strcmp(e->key, "smime_keypair") == 0) {
         inbound_keypair(diag, e, ic);
-    } else if (strcmp(e->key, "ca_file") == 0) {
-        inbound_str(diag, e, &ic->ca_file);
-    } else if (strcmp(e->key, "ca_path") == 0) {
-        inbound_str(diag, e, &ic->ca_path);
+    } else if (strcmp(e->key, "ca_file") == 0 || strcmp(e->key, "ca_path") == 0) {
+        if (access(e->value, R_OK) != 0)
+            cfg_error(diag, e->line, "%s: %s: %s", e->key, e->value, strerror(errno));
+        else
+            inbound_str(diag, e, e->key[3] == 'f' ? &ic->ca_file : &ic->ca_path);
     } else if (strcmp(e->key, "hold_dir") == 0) {
         if (e->value[0] != '/')
             cfg_error(diag, e->line, "%s: must be an absolute path", e->key);

@@ -117,3 +117,9 @@ Test(inbound_cfg, timeout_range)
 {
     refused("[inbound]\nstatus_timeout = 10m\n", 2, "status_timeout: 10m is out of range");
 }
+
+Test(inbound_cfg, missing_trust_anchor_file)
+{
+    refused("[inbound]\nca_file = /nonexistent/ca.pem\n", 2,
+            "ca_file: /nonexistent/ca.pem: No such file or directory");
+}
