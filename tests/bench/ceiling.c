@@ -4,7 +4,7 @@
  *
  * usage: ceiling unix:PATH | inet:HOST:PORT
  *
- * One epoll loop, non-blocking sockets; for every empty line (the end of a
+ * One epoll loop, non-blocking sockets, one read per readiness; for every empty line (the end of a
  * Postfix policy request) it writes "action=DUNNO\n\n".  It parses nothing and
  * keeps one bit of state per connection (was the last byte a newline), so a
  * request split over reads is still answered exactly once.  Runs until killed.
@@ -70,6 +70,8 @@ static int ceil_listen(const char *spec)
     return fd;
 }
 
+/* One read per readiness event (epoll is level-triggered: more input makes
+ * the descriptor ready again), one write of every answer it completed. */
 static void ceil_serve(int ep, int fd)
 {
     static const char answer[] = "action=DUNNO\n\n";
@@ -77,27 +79,28 @@ static void ceil_serve(int ep, int fd)
     ssize_t n, i;
     size_t olen = 0;
 
-    while ((n = read(fd, buf, sizeof(buf))) > 0) {
-        for (i = 0; i < n; i++) {
-            if (buf[i] == '\n' && ceil_nl[fd]) {
-                if (olen + sizeof(answer) - 1 > sizeof(out)) {
-                    if (write(fd, out, olen) != (ssize_t)olen)
-                        goto drop;
-                    olen = 0;
-                }
-                memcpy(out + olen, answer, sizeof(answer) - 1);
-                olen += sizeof(answer) - 1;
-                ceil_nl[fd] = 0;
-                continue;
-            }
-            ceil_nl[fd] = buf[i] == '\n';
-        }
-        if (olen > 0 && write(fd, out, olen) != (ssize_t)olen)
-            goto drop;
-        olen = 0;
-    }
+    n = read(fd, buf, sizeof(buf));
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
+    if (n <= 0)
+        goto drop;
+    for (i = 0; i < n; i++) {
+        if (buf[i] == '\n' && ceil_nl[fd]) {
+            if (olen + sizeof(answer) - 1 > sizeof(out)) {
+                if (write(fd, out, olen) != (ssize_t)olen)
+                    goto drop;
+                olen = 0;
+            }
+            memcpy(out + olen, answer, sizeof(answer) - 1);
+            olen += sizeof(answer) - 1;
+            ceil_nl[fd] = 0;
+            continue;
+        }
+        ceil_nl[fd] = buf[i] == '\n';
+    }
+    if (olen > 0 && write(fd, out, olen) != (ssize_t)olen)
+        goto drop;
+    return;
 drop:
     epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
     close(fd);
