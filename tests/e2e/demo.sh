@@ -208,6 +208,6 @@ say "  SMTP transcripts   $(rel "$E2E_DIR")/smtp.N.log"
 say "  test PKI           $(rel "$PKI")"
 [ $demo_filter = yes ] && say "  demo key store     $(rel "$demo_keys") (erin's own GnuPG home: $(rel "$demo_keys/erin"))"
 say "Try one decision yourself:"
-say "  printf 'request=smtpd_access_policy\\nprotocol_state=RCPT\\nclient_address=192.0.2.7\\nencryption_protocol=TLSv1.1\\nencryption_keysize=256\\n\\n' | $(rel "$POSTSEAL_POLICYD") -c $(rel "$POSTSEAL_INI") --explain"
+say "  printf 'request=smtpd_access_policy\\nprotocol_state=RCPT\\nclient_address=192.0.2.7\\nencryption_protocol=TLSv1.1\\nencryption_keysize=256\\n\\n' | policy/postseal-policyd -c conf/postseal.ini --explain"
 say "Stopping Postfix and postseal."
 [ "$demo_bad" -eq 0 ]

@@ -934,5 +934,15 @@ trap e2e__exit EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
+# Postfix runs pipe(8) and spawn(8) commands as nobody: programs under test in
+# a checkout nobody cannot reach (under /root) are used from a copy.
+for e2e__p in POSTSEAL_POLICYD POSTSEAL_TLSPOLICYD POSTSEAL_FILTER; do
+    e2e__f=${!e2e__p}
+    if [ -x "$e2e__f" ] &&
+        ! setpriv --reuid=65534 --regid=65534 --clear-groups -- test -x "$e2e__f" 2>/dev/null; then
+        mkdir -p "$E2E_DIR/bin" && cp "$e2e__f" "$E2E_DIR/bin/" &&
+            printf -v "$e2e__p" '%s' "$E2E_DIR/bin/${e2e__f##*/}"
+    fi
+done
 pki_init || e2e_die "cannot create the test PKI in $PKI"
 e2e_log "$E2E_NAME: work dir $E2E_DIR, ports $E2E_BASE..$((E2E_BASE + 99))"
