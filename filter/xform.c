@@ -168,6 +168,13 @@ static int xf_leaf_cte(int fd, const struct mime_part *p, struct ferr *err, int 
     }
     if (mime_stats_7bit_safe(&st))
         return -1;
+    /* message/delivery-status, disposition-notification, feedback-report...
+     * MUST stay 7bit (RFC 3464 2.1, RFC 8098 10, RFC 5965 7.1; RFC 2046 5.2
+     * for message types): readers parse their fields as they are.  Long lines
+     * (up to RFC 5322's 998), trailing blanks and "From " lines are kept. */
+    if (strcasecmp(p->ctype.type, "message") == 0 && !st.has_8bit && !st.has_nul && !st.has_cr &&
+        st.max_line <= 998)
+        return -1;
     return strcasecmp(p->ctype.type, "text") == 0 ? MIME_CTE_QP : MIME_CTE_BASE64;
 }
 

@@ -22,7 +22,8 @@ int xform_classify(int fd, const struct mime_msg *m);
  * added to Content-Type, a blank line and the body.  Every leaf body that is
  * not 7-bit safe (8-bit bytes, NUL, CR, lines over 76 characters, trailing
  * blanks, "From " lines) is re-encoded: quoted-printable for text, base64
- * otherwise.  keep_body = 1 copies the body unchanged (already signed input).
+ * otherwise; a message/... leaf (delivery-status ...) with 7-bit lines up to
+ * 998 characters is copied (those types must stay 7bit).  keep_body = 1 copies the body unchanged (already signed input).
  * extra_lf = 1 ends the entity with one more LF: multipart/signed takes the
  * entity's last LF as part of the boundary delimiter (RFC 2046), and the
  * body's own last line end must survive.

@@ -2,7 +2,8 @@
  * send, made at test time by openssl (a throw-away CA, sender and gateway
  * certificates in tests/work/interop.PID): application/x-pkcs7-mime
  * without the smime-type parameter (older agents; RFC 8551 3.2.2) holding
- * signed-data or enveloped-data.  No network. */
+ * signed-data or enveloped-data; the outbound inner entity of a delivery
+ * report.  No network. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include "cfg.h"
 #include "inbound.h"
 #include "log.h"
+#include "xform.h"
 
 static char dir[512];
 
@@ -151,4 +153,57 @@ Test(interop, smime_type_contradicting_content_is_a_clear_failure)
     cr_assert_not_null(strstr(res.verify, "not (auth)enveloped data"), "verify: %s", res.verify);
     cr_assert_not_null(strstr(out, "smime-type=enveloped-data"), "%s", out);
     free(out);
+}
+
+/* Outbound: a DSN (multipart/report) to be signed or encrypted.  Its
+ * message/delivery-status part MUST stay 7bit (RFC 3464 2.1): a long
+ * Diagnostic-Code line and a trailing blank must not turn it into base64
+ * (report parsers read the fields as they are), while the text part with
+ * the same line is re-encoded as usual. */
+Test(interop, delivery_status_stays_7bit_in_the_inner_entity)
+{
+    char line[300], msg[2048], *got = NULL;
+    size_t len = 0;
+    struct mime_header h;
+    struct mime_msg m;
+    struct mime_err e;
+    struct ferr err;
+    FILE *fp, *out;
+    int fd;
+
+    memset(line, 'x', sizeof(line) - 1);
+    line[sizeof(line) - 1] = 0;
+    snprintf(msg, sizeof(msg),
+             "From: MAILER-DAEMON@local.example\nTo: u@ext.example\nSubject: failure\n"
+             "MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status;"
+             " boundary=R\n\n--R\nContent-Type: text/plain\n\nDiagnostic-Code: smtp; %s\n"
+             "--R\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.local.example"
+             " \n\nFinal-Recipient: rfc822; v@ext.example\nAction: failed\nStatus: 5.1.1\n"
+             "Diagnostic-Code: smtp; %s\n--R--\n",
+             line, line);
+    cr_assert_not_null(fp = tmpfile());
+    fputs(msg, fp);
+    fflush(fp);
+    fd = dup(fileno(fp));
+    fclose(fp);
+    cr_assert_eq(mime_header_read(fd, 0, -1, "", &h, &e), MIME_OK, "%s", e.text);
+    cr_assert_eq(mime_parse(fd, 0, -1, &m, &e), MIME_OK, "%s", e.text);
+    cr_assert_not_null(out = open_memstream(&got, &len));
+    cr_assert_eq(xform_inner(fd, &m, &h, XFORM_HP_CIPHER, 0, 0, 0, out, &err), FERR_OK, "%s",
+                 err.text);
+    fclose(out);
+    /* the report part: copied byte for byte, no transfer encoding added */
+    cr_assert_not_null(strstr(got, "Content-Type: message/delivery-status\n\nReporting-MTA: dns; "
+                                   "mx.local.example \n\nFinal-Recipient: rfc822; v@ext.example\n"
+                                   "Action: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; xxx"),
+                       "%s", got);
+    cr_assert_eq(strstr(got, "Content-Transfer-Encoding: base64"), NULL, "%s", got);
+    /* the text part with the same long line: quoted-printable */
+    cr_assert_not_null(strstr(got, "Content-Type: text/plain\nContent-Transfer-Encoding: "
+                                   "quoted-printable\n"),
+                       "%s", got);
+    free(got);
+    mime_header_free(&h);
+    mime_msg_free(&m);
+    close(fd);
 }
