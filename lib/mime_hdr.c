@@ -12,8 +12,10 @@
  * section, MIME_MAX_PARAMS parameters of at most MIME_MAX_PARAM_VALUE bytes.
  * Tolerated: a CR before LF; blanks before the colon (obs-FWS); a header
  * section that ends at end of data without an empty line (empty body); a
- * trailing ';' after the last parameter; unquoted parameter values with the
- * characters / ? = @ : [ ] (common in the wild).
+ * trailing ';' after the last parameter, and empty ones (";;"); unquoted
+ * parameter values with the characters / ? = @ : [ ] (common in the wild);
+ * an mbox "From " envelope line first in the header of a part (not of the
+ * message): Apple Mail and others forward message/rfc822 that way.
  * Failure: MIME_EBAD / MIME_ELIMIT with err->text, MIME_EIO on read error or
  * out of memory.
  */
@@ -150,6 +152,11 @@ int mime_hdr_parse(struct mime_rd *rd, const char *part, struct mime_header *h,
             rc = MIME_EBAD;
             goto fail;
         }
+        /* An mbox envelope line ("From addr date") first in the header of
+         * a part, as Apple Mail and others forward a message/rfc822: not
+         * a field, kept in the bytes, skipped (the top level stays strict). */
+        if (lineno == 1 && part != NULL && *part != 0 && len >= 5 && memcmp(line, "From ", 5) == 0)
+            continue;
         if (mime_is_blank((unsigned char)line[0])) {
             if (!open) {
                 mime_err_set(err, part, "%s line %d: continuation line without a header field",
@@ -640,6 +647,8 @@ int mime_hvalue_parse(const char *value, int is_ctype, struct mime_hvalue *hv, c
             goto out;
         if (*s.p == 0)
             break; /* tolerated trailing ';' */
+        if (*s.p == ';')
+            continue; /* tolerated empty parameter: "multipart/mixed;; boundary=..." */
         if (mime_token(&s, name, sizeof(name), "parameter name") < 0)
             goto out;
         /* RFC 2231 '*' is a tspecial-free token char, so it stays in name */

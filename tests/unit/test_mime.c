@@ -846,3 +846,39 @@ Test(mime_cte, body_stats)
     cr_assert_eq(st.bytes, 8);
     close(fd);
 }
+
+/* Interop (tests/interop/corpus.sh over mail parsers' corpora): an empty
+ * parameter (";;", seen from old MUAs) is skipped like a trailing ';'. */
+Test(mime_param, empty_parameter_tolerated)
+{
+    struct mime_hvalue hv;
+    char eb[200];
+
+    cr_assert_eq(mime_hvalue_parse("multipart/mixed;; ; boundary=\"x y\";", 1, &hv, eb, sizeof(eb)),
+                 MIME_OK, "%s", eb);
+    cr_assert_str_eq(mime_hvalue_param(&hv, "boundary"), "x y");
+    cr_assert_eq(hv.nparams, 1);
+    mime_hvalue_free(&hv);
+}
+
+/* Interop: Apple Mail forwards a message/rfc822 whose header starts with
+ * the mbox envelope line; it is no field, stays in the part's bytes, and
+ * the embedded message parses.  At the top level it is still an error. */
+Test(mime_tree, mbox_from_line_first_in_a_part_header)
+{
+    const char *s = "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+                    "Content-Type: message/rfc822\n\n"
+                    "From a@example.com Tue May 10 11:28:07 2005\nFrom: a@example.com\n"
+                    "Subject: fwd\n\ninner\n--b--\n";
+    struct mime_msg m;
+    struct mime_err e;
+    struct mime_part *p;
+
+    cr_assert_eq(parse(s, &m, &e), MIME_OK, "%s", e.text);
+    cr_assert_not_null(p = mime_part_find(&m, "1.1"));
+    BODY_EQ(s, p, "inner");
+    cr_assert_eq(strncmp(s + p->off, "From a@example.com Tue", 22), 0);
+    mime_msg_free(&m);
+    PARSE_ERR("From a@example.com Tue May 10 11:28:07 2005\nSubject: x\n\nbody\n", MIME_EBAD,
+              "message: header line 1: header line without a field name and colon");
+}
