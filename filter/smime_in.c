@@ -182,6 +182,39 @@ static CMS_ContentInfo *smime_in_read(int in_fd, int tmp_fd, BIO **dcont, char *
     return cms;
 }
 
+/* CMS_decrypt's copy step with the content key already set: the plaintext
+ * goes to out as it is decrypted; for AES-GCM the tag is checked at the end
+ * (BIO_get_cipher_status) and out is garbage when that fails.  Not
+ * CMS_decrypt itself: OpenSSL 3.0.22 and later buffer the whole
+ * AuthEnvelopedData plaintext in memory there until the tag is checked
+ * (twice the message size at peak); our caller discards out on failure,
+ * which gives the same guarantee with bounded memory. */
+static int smime_in_copy(CMS_ContentInfo *cms, BIO *dcont, BIO *out)
+{
+    BIO *cont = CMS_dataInit(cms, dcont), *next;
+    char buf[16384];
+    int n, ok = 0;
+
+    if (cont == NULL)
+        return 0;
+    for (;;) {
+        n = BIO_read(cont, buf, sizeof(buf));
+        if (n <= 0) {
+            ok = BIO_method_type(cont) != BIO_TYPE_CIPHER || BIO_get_cipher_status(cont) == 1;
+            break;
+        }
+        if (BIO_write(out, buf, n) != n)
+            break;
+    }
+    /* free the chain CMS_dataInit built, up to (not including) dcont */
+    while (cont != NULL && cont != dcont) {
+        next = BIO_pop(cont);
+        BIO_free(cont);
+        cont = next;
+    }
+    return ok;
+}
+
 int smime_in_decrypt(struct smime_in *si, int in_fd, int tmp_fd, BIO *out, char *why, size_t whylen)
 {
     BIO *dcont = NULL;
@@ -213,7 +246,7 @@ int smime_in_decrypt(struct smime_in *si, int in_fd, int tmp_fd, BIO *out, char 
             ERR_clear_error();
             continue;
         }
-        if (CMS_decrypt(cms, NULL, NULL, dcont, out, CMS_BINARY) != 1 || BIO_flush(out) != 1) {
+        if (smime_in_copy(cms, dcont, out) != 1 || BIO_flush(out) != 1) {
             smime_in_err(why, whylen,
                          type == NID_pkcs7_enveloped ? "decryption failed"
                                                      : "decryption or authentication failed");
