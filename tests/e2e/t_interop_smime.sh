@@ -42,9 +42,10 @@ issue cy cy@ext.example rsa.ext rsa:2048
 issue bob bob@local.example rsa.ext rsa:2048
 issue bobec bob@local.example ec.ext ec -pkeyopt ec_paramgen_curve:P-256
 issue gw gw@local.example rsa.ext rsa:2048
+issue ecx ecx@ext.example ec.ext ec -pkeyopt ec_paramgen_curve:P-256
 umask 022
 chmod 644 ./*.pem
-mkdir certs && cp al.pem certs/
+mkdir certs && cp al.pem ecx.pem certs/
 
 cat >"$D/capture" <<EOF
 #!/bin/sh
@@ -68,6 +69,12 @@ recipient_domain = ext.example
 header = Subject ^enc
 encrypt = required
 method = smime
+[filter rule gcm]
+recipient = al@ext.example
+header = Subject ^gcm
+encrypt = required
+method = smime
+smime_cipher = aes256-gcm
 [filter rule both]
 recipient_domain = ext.example
 header = Subject ^both
@@ -111,11 +118,11 @@ echo "$(openssl x509 -in ca.pem -noout -fingerprint -sha1 | sed 's/.*=//') S rel
 like "gpgsm holds al's secret key" 'al@ext.example' "$($GSM --list-secret-keys 2>/dev/null)"
 
 # ---- outbound: read by gpgsm and openssl cms ----
-out() { # out SUBJECT: runs the filter for al, prints the captured file
-    local before
+out() { # out SUBJECT [RCPT]: runs the filter for al (RCPT), prints the captured file
+    local before r=${2:-al@ext.example}
     before=$(ls out | wc -l)
-    printf 'From: u@local.example\nTo: al@ext.example\nSubject: %s\nMessage-ID: <%s@local.example>\n\nline one\n.dot line\ntrailing space \nFrom here\n' \
-        "$1" "$1" | "$POSTSEAL_FILTER" -c f.ini -f u@local.example -- al@ext.example 2>"$1.err"
+    printf 'From: u@local.example\nTo: %s\nSubject: %s\nMessage-ID: <%s@local.example>\n\nline one\n.dot line\ntrailing space \nFrom here\n' \
+        "$r" "$1" "$1" | "$POSTSEAL_FILTER" -c f.ini -f u@local.example -- "$r" 2>"$1.err"
     is "filter exit status ($1)" 0 "$?"
     echo "out/$before.eml"
 }
@@ -126,6 +133,17 @@ ok "enc: gpgsm decrypts" gsm_decrypt "$m" enc.gpgsm enc.gpgsm.err
 file_has "enc: gpgsm plaintext" enc.gpgsm $'^=2Edot line\r?$'
 like "enc: AES-256-CBC content, RSA PKCS#1 v1.5 key transport" \
     'rsaEncryption.*aes-256-cbc' "$(openssl cms -cmsout -print -inform DER -in enc.gpgsm.der | tr -d '\n')"
+m=$(out enc-ec ecx@ext.example | tail -1)
+ok "enc-ec: openssl cms decrypts for the EC recipient (ECDH, RFC 5753)" \
+    sh -c "openssl cms -decrypt -in $m -recip ecx.pem -inkey ecx.key -out enc-ec.ossl 2>/dev/null"
+file_has "enc-ec: plaintext" enc-ec.ossl $'^=2Edot line\r?$'
+like "enc-ec: key agreement recipient" 'dhSinglePass-stdDH-sha|ecdh|kari' \
+    "$(openssl cms -cmsout -print -in "$m" 2>/dev/null | tr -d '\n')"
+m=$(out gcm | tail -1)
+file_has "gcm: authEnveloped-data" "$m" 'smime-type=authEnveloped-data'
+ok "gcm: openssl cms decrypts AES-256-GCM" \
+    sh -c "openssl cms -decrypt -in $m -recip al.pem -inkey al.key -out gcm.ossl 2>/dev/null"
+file_has "gcm: plaintext" gcm.ossl $'^=2Edot line\r?$'
 m=$(out sign | tail -1)
 $CUT "$m" 1 signed.crlf --crlf && $CUT "$m" 1 signed.lf && $CUT "$m" 2 signed.p7s --body ||
     fail "sign: cannot cut the parts"
