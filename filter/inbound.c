@@ -15,9 +15,10 @@
  * user-facing fields the entity carries itself (RFC 9788 protected headers:
  * Subject, To, Cc, Date, ...; never From or trace fields; HP-Outer dropped).  A message we hold no
  * key for is delivered unchanged.  Policy outcomes: deliver, tag (Subject prefix), hold (file in
- * hold_dir, nothing reinjected; without hold_dir reinjected with "X-Postseal-Hold:" for Postfix's
- * header_checks HOLD), reject (FERR_PERM 5.7.x), defer (FERR_TEMP 4.7.0, status server
- * unreachable).  Nothing is written to out unless the result is FERR_OK.
+ * hold_dir, nothing reinjected; without hold_dir written out with "X-Postseal-Hold:" and
+ * INBOUND_HOLD: the caller sends it to [filter] hold_reinject, see inbound_run.c), reject
+ * (FERR_PERM 5.7.x), defer (FERR_TEMP 4.7.0, status server unreachable).  Nothing is written to out
+ * unless the result is FERR_OK.
  *
  * Limits: encrypted bodies up to max_decrypt_size bytes; one level of
  * signature inside an encrypted message; the first signature is judged.
@@ -889,8 +890,8 @@ static int inbound_emit(struct inbound_ctx *c, const char *stamp, int act, const
     size_t i;
 
     fprintf(out, "%s: %s\n", INBOUND_HEADER, stamp);
-    /* hold without hold_dir: Postfix holds it (header_checks HOLD on the
-     * return path, as for [filter] no_key = hold) */
+    /* hold without hold_dir: the caller hands it to the holding smtpd
+     * (hold_reinject, as for [filter] no_key = hold); the header says why */
     if (act == INBOUND_HOLD && c->ic->hold_dir == NULL) {
         char why[301];
         size_t j;
@@ -1084,7 +1085,7 @@ int inbound_process(const struct inbound_cfg *ic, int fd, off_t start, off_t end
                 log_info("inbound: held as %s", res->held_path);
             break;
         }
-        /* reinjected with X-Postseal-Hold */
+        /* written with X-Postseal-Hold for the holding smtpd */
         __attribute__((fallthrough));
     default:
         if (inbound_emit(&c, res->verify, act, reason, out) < 0 || fflush(out) != 0) {

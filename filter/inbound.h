@@ -31,6 +31,14 @@ struct inbound_cfg;
 struct inbound_cfg *inbound_cfg_load(const struct cfg *cfg, struct cfg_diag *diag);
 void inbound_cfg_free(struct inbound_cfg *icfg);
 
+/* A hold outcome (on_fail / on_unreachable / on_decrypt_fail = hold in any
+ * [inbound ...] section) needs somewhere to hold: hold_dir, or the holding
+ * smtpd [filter] hold_reinject (have_hold_reinject).  Without either, every
+ * such line is reported as FILE:LINE through diag (fail closed: never
+ * delivered instead of held). */
+void inbound_cfg_hold_check(const struct cfg *cfg, const struct inbound_cfg *icfg,
+                            int have_hold_reinject, struct cfg_diag *diag);
+
 /* For --check: loads the S/MIME key pairs and trust anchors and opens the
  * GnuPG home as processing would.  0, or -1 with the reason in why. */
 int inbound_cfg_check(const struct inbound_cfg *icfg, char *why, size_t whylen);

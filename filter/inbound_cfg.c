@@ -450,6 +450,28 @@ struct inbound_cfg *inbound_cfg_load(const struct cfg *cfg, struct cfg_diag *dia
     return ic;
 }
 
+void inbound_cfg_hold_check(const struct cfg *cfg, const struct inbound_cfg *ic,
+                            int have_hold_reinject, struct cfg_diag *diag)
+{
+    size_t i;
+
+    if (ic == NULL || ic->hold_dir != NULL || have_hold_reinject)
+        return;
+    for (i = 0; i < cfg->count; i++) {
+        const struct cfg_entry *e = &cfg->entries[i];
+
+        if (cfg_section_is(e->section, "inbound") &&
+            (strcmp(e->key, "on_fail") == 0 || strcmp(e->key, "on_unreachable") == 0 ||
+             strcmp(e->key, "on_decrypt_fail") == 0) &&
+            strcasecmp(e->value, "hold") == 0)
+            cfg_error(diag, e->line,
+                      "%s = hold needs hold_dir = DIR in [inbound] or hold_reinject = HOST:PORT "
+                      "in [filter] (an smtpd that holds everything, see "
+                      "contrib/postfix/master.cf.filter)",
+                      e->key);
+    }
+}
+
 static int inbound_rcpt_match(const struct inbound_list *l, const char *rcpt)
 {
     const char *dom = inbound_domain(rcpt);

@@ -8,8 +8,11 @@
  * path (outbound_run), as if it had arrived alone.
  *
  * Contract: reinjection happens only after inbound_process returned
- * FERR_OK; a message held in hold_dir is not reinjected (one held without
- * hold_dir carries X-Postseal-Hold for Postfix); the outbound part runs only
+ * FERR_OK; a message held in hold_dir is not reinjected; one held without
+ * hold_dir goes (with X-Postseal-Hold) to [filter] hold_reinject, the smtpd
+ * that puts everything in Postfix's hold queue (reinject_hold: never the
+ * normal return path, so a missing hold wiring cannot deliver it; --check
+ * refuses that configuration); the outbound part runs only
  * after the inbound part succeeded; every failure is FERR_TEMP or FERR_PERM
  * with err set (a later failure after an earlier success makes Postfix retry
  * both: duplicates, never loss).
@@ -48,11 +51,14 @@ static int inbound_run_local(const struct fconf *fc, const struct inbound_cfg *i
         if (fflush(tmp) != 0) {
             ferr_set(err, FERR_TEMP, "4.3.0 inbound: temp file write error");
             rc = FERR_TEMP;
+        } else if (res.action == INBOUND_HOLD) { /* no hold_dir: Postfix's hold queue */
+            rc = reinject_hold(&fc->reinject, &fc->hold, fileno(tmp), sender, rcpts, n, err);
         } else {
             rc = reinject_send(&fc->reinject, fileno(tmp), sender, rcpts, n, err);
         }
         if (rc == FERR_OK)
-            log_info("inbound: from=<%s> nrcpt=%zu reinjected", sender, n);
+            log_info("inbound: from=<%s> nrcpt=%zu %s", sender, n,
+                     res.action == INBOUND_HOLD ? "held (hold_reinject)" : "reinjected");
     }
     fclose(tmp);
     return rc;

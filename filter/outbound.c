@@ -634,16 +634,11 @@ int outbound_run(const struct fconf *fc, struct keys *keys, int fd, off_t size, 
     for (i = 0; i < o.ng; i++) {
         struct ob_group *g = &o.g[i];
 
-        if (g->outcome == OB_NOKEY) { /* hold: the holding smtpd */
-            struct reinject_conf hc = fc->reinject;
-
-            hc.method = REINJECT_SMTP;
-            memcpy(hc.host, fc->hold.host, sizeof(hc.host));
-            memcpy(hc.port, fc->hold.port, sizeof(hc.port));
-            rc = reinject_send(&hc, fileno(g->msg), sender, g->rcpts, g->n, err);
-        } else {
+        if (g->outcome == OB_NOKEY) /* hold: the holding smtpd */
+            rc = reinject_hold(&fc->reinject, &fc->hold, fileno(g->msg), sender, g->rcpts, g->n,
+                               err);
+        else
             rc = reinject_send(&fc->reinject, fileno(g->msg), sender, g->rcpts, g->n, err);
-        }
         if (rc != FERR_OK)
             goto out;
         log_info("from=<%s> %zu recipient(s) %s%s%s%s: reinjected", sender, g->n,

@@ -505,3 +505,20 @@ int reinject_send(const struct reinject_conf *c, int fd, const char *sender,
         return reinject_sendmail(c, fd, sender, rcpts, n, err);
     return reinject_smtp(c, fd, sender, rcpts, n, err);
 }
+
+int reinject_hold(const struct reinject_conf *c, const struct reinject_conf *hold, int fd,
+                  const char *sender, const char *const *rcpts, size_t n, struct ferr *err)
+{
+    struct reinject_conf hc = *c;
+
+    ferr_clear(err);
+    if (hold == NULL || hold->host[0] == 0) {
+        /* never deliver what was meant to be held */
+        ferr_set(err, FERR_TEMP, "4.3.5 hold requested but no hold_reinject configured");
+        return FERR_TEMP;
+    }
+    hc.method = REINJECT_SMTP;
+    memcpy(hc.host, hold->host, sizeof(hc.host));
+    memcpy(hc.port, hold->port, sizeof(hc.port));
+    return reinject_send(&hc, fd, sender, rcpts, n, err);
+}

@@ -33,4 +33,14 @@ int reinject_parse_hostport(struct reinject_conf *c, const char *value);
 int reinject_send(const struct reinject_conf *c, int fd, const char *sender,
                   const char *const *rcpts, size_t n, struct ferr *err);
 
+/*
+ * Sends the message like reinject_send over SMTP to the holding smtpd
+ * (hold: host and port of [filter] hold_reinject; timeouts and EHLO name from
+ * c), an smtpd whose restrictions answer HOLD so the message waits in
+ * Postfix's hold queue.  Shared by every "hold" outcome (outbound no_key,
+ * inbound policy).  No hold host: FERR_TEMP, never delivered instead.
+ */
+int reinject_hold(const struct reinject_conf *c, const struct reinject_conf *hold, int fd,
+                  const char *sender, const char *const *rcpts, size_t n, struct ferr *err);
+
 #endif

@@ -4,7 +4,10 @@
 #  - expired signer certificate: delivered with the Subject tagged;
 #  - signer mismatch (From mallory, signed by alice): tagged, header says so;
 #  - unknown OpenPGP signer fetched from the keyserver, rule requires
-#    "trusted": held in hold_dir, nothing delivered;
+#    "trusted": held in hold_dir, nothing delivered; without hold_dir it
+#    lands in Postfix's hold queue through [filter] hold_reinject (an smtpd
+#    that holds everything), and without either --check refuses the config
+#    (FILE:LINE): never delivered instead of held;
 #  - EFAIL: an encrypted part next to an attacker's HTML part is delivered
 #    as it came (never decrypted), with a note in the header;
 #  - OpenPGP without integrity protection (no MDC): not decrypted, no
@@ -55,6 +58,19 @@ daemon_start www "inet:$HP" python3 "$E2E_ROOT/tests/inbound/httpd.py" "$HP" "$F
 
 pf_new mx
 pf_filter mx "$E2E_DIR/filter.ini"
+# HOLD wiring (contrib/postfix/master.cf.filter): an smtpd whose
+# restrictions HOLD everything, for hold_reinject (used at the end)
+HOLDP=$(e2e_port 8)
+pf_master mx <<EOF
+127.0.0.1:$HOLDP inet n - n - - smtpd
+  -o syslog_name=postfix/hold
+  -o content_filter=
+  -o receive_override_options=no_unknown_recipient_checks,no_header_body_checks,no_milters
+  -o smtpd_relay_restrictions=permit_mynetworks,reject
+  -o smtpd_recipient_restrictions=check_client_access,static:HOLD
+  -o smtpd_end_of_data_restrictions=
+  -o smtpd_tls_ask_ccert=no
+EOF
 pf_start mx
 
 send() { # FROM TO MESSAGE
@@ -118,3 +134,32 @@ file_has "bounce says a signature is required" "$(mail_last mx teller@bank.examp
 pf_settle mx
 is "nothing delivered for the unsigned message" 0 "$(mail_count mx unsigned-rcpt@local.example)"
 is "nothing left in the queue" 0 "$(pf_queue_count mx)"
+
+# hold without hold_dir: nowhere to hold is a config error (FILE:LINE) ...
+sed -e '/^hold_dir = /d' "$E2E_DIR/filter.ini" >"$E2E_DIR/nohold.ini"
+chmod 644 "$E2E_DIR/nohold.ini"
+"$POSTSEAL_FILTER" -c "$E2E_DIR/nohold.ini" --check >"$E2E_DIR/nohold.out" 2>&1
+isnt "--check refuses on_fail = hold with nowhere to hold" 0 "$?"
+line=$(grep -n '^on_fail = hold' "$E2E_DIR/nohold.ini" | cut -d: -f1)
+file_has "--check names FILE:LINE of the hold outcome" "$E2E_DIR/nohold.out" \
+    "nohold\\.ini:$line: on_fail = hold needs hold_dir = DIR in \\[inbound\\] or hold_reinject = HOST:PORT in \\[filter\\]"
+# ... and with [filter] hold_reinject the message lands in Postfix's hold queue
+sed -e "s/^\\[filter\\]\$/[filter]\\nhold_reinject = 127.0.0.1:$HOLDP/" \
+    "$E2E_DIR/nohold.ini" >"$E2E_DIR/filter.ini.new" && mv "$E2E_DIR/filter.ini.new" "$E2E_DIR/filter.ini"
+chmod 644 "$E2E_DIR/filter.ini"
+ok "postseal-filter accepts hold_reinject instead of hold_dir (--check)" \
+    "$POSTSEAL_FILTER" -c "$E2E_DIR/filter.ini" --check
+rm -f "$E2E_DIR/hold"/*.eml
+send uma@uma.example uma2-rcpt@local.example pgp-enc-uma
+e2e_wait 15 test "$(pf_hold_count mx)" = 1
+is "untrusted signer, no hold_dir: the message waits in Postfix's hold queue" 1 "$(pf_hold_count mx)"
+pf_settle mx
+is "nothing delivered to uma2-rcpt" 0 "$(mail_count mx uma2-rcpt@local.example)"
+is "no file in hold_dir" 0 "$(ls "$E2E_DIR/hold" | grep -c .)"
+hid=$(pf_queue mx hold | awk '{print $2}' | head -n 1)
+pf_cat mx "$hid" >"$E2E_DIR/held.txt"
+file_has "the held copy says why" "$E2E_DIR/held.txt" '^X-Postseal-Hold: inbound: signer not trusted: key '
+file_has "the held copy carries the result header" "$E2E_DIR/held.txt" \
+    '^X-Postseal-Verify: untrusted; method=pgp; signer="uma@ext\.example"; .*action=hold'
+file_has "the holding smtpd held it" "$(pf_log mx)" 'postfix/hold/smtpd.*: hold: '
+file_has "the held copy is the decrypted message" "$E2E_DIR/held.txt" 'the secret plan is ready'

@@ -123,3 +123,56 @@ Test(inbound_cfg, missing_trust_anchor_file)
     refused("[inbound]\nca_file = /nonexistent/ca.pem\n", 2,
             "ca_file: /nonexistent/ca.pem: No such file or directory");
 }
+
+/* on_* = hold with nowhere to hold (no hold_dir, no [filter] hold_reinject)
+ * is a configuration error on the line of each hold outcome; with either
+ * one it is accepted. */
+static int hold_check(const char *text, int have_hold_reinject)
+{
+    struct cfg_diag d = {0};
+    struct inbound_cfg *ic;
+    struct cfg *c;
+    FILE *fp;
+
+    snprintf(ini, sizeof(ini), "/tmp/test_inbound_cfg.%d.ini", (int)getpid());
+    cr_assert_not_null(fp = fopen(ini, "w"));
+    fputs(text, fp);
+    fclose(fp);
+    log_open("t", LOG_TO_STDERR, 0);
+    cr_assert_not_null(c = cfg_load(ini, &d));
+    cr_assert_not_null(ic = inbound_cfg_load(c, &d));
+    inbound_cfg_hold_check(c, ic, have_hold_reinject, &d);
+    inbound_cfg_free(ic);
+    cfg_free(c);
+    return d.errors;
+}
+
+Test(inbound_cfg, hold_needs_hold_dir_or_hold_reinject)
+{
+    const char *nowhere = "[inbound]\nlocal_domains = a.example\non_unreachable = hold\n"
+                          "[inbound rule x]\nsender_domain = b.example\non_fail = HOLD\n"
+                          "on_decrypt_fail = tag\n";
+    char want[300], got[4096];
+    FILE *e;
+    size_t n;
+
+    cr_assert_eq(hold_check(nowhere, 0), 2);
+    fflush(stderr);
+    e = cr_get_redirected_stderr();
+    n = fread(got, 1, sizeof(got) - 1, e);
+    got[n] = 0;
+    snprintf(want, sizeof(want),
+             "%s:3: on_unreachable = hold needs hold_dir = DIR in [inbound] or "
+             "hold_reinject = HOST:PORT in [filter]",
+             ini);
+    cr_assert(strstr(got, want) != NULL, "expected \"%s\" in \"%s\"", want, got);
+    snprintf(want, sizeof(want), "%s:6: on_fail = hold needs hold_dir", ini);
+    cr_assert(strstr(got, want) != NULL, "expected \"%s\" in \"%s\"", want, got);
+    cr_assert_eq(hold_check(nowhere, 1), 0, "refused although hold_reinject is set");
+    cr_assert_eq(hold_check("[inbound]\nlocal_domains = a.example\non_fail = hold\n"
+                            "hold_dir = /var/spool/postseal-hold\n",
+                            0),
+                 0, "refused although hold_dir is set");
+    cr_assert_eq(hold_check("[inbound]\nlocal_domains = a.example\non_fail = reject\n", 0), 0);
+    unlink(ini);
+}

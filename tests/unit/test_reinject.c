@@ -352,3 +352,33 @@ Test(reinject, sendmail_execv_arguments_and_status)
     cr_assert_eq(reinject_send(&c, fd, "a@example.com", r, 1, &err), FERR_TEMP);
     close(fd);
 }
+
+/* reinject_hold goes to the holding smtpd over SMTP even when the normal
+ * path is sendmail, and without a holding smtpd it defers (75): a message
+ * meant to be held is never delivered through the normal path instead. */
+Test(reinject, hold_goes_to_the_holding_smtpd_or_defers)
+{
+    const char *const script[] = {"220 hi",       "250 hello", "250 2.1.0 ok",
+                                  "250 2.1.5 ok", "354 go",    "250 2.0.0 queued as H",
+                                  "221 bye",      NULL};
+    struct reinject_conf hold = conf(srv_start(script)), normal, none;
+    struct ferr err;
+    int fd = msgfd("X-Postseal-Hold: test\nSubject: t\n\nbody\n"), rc;
+
+    memset(&normal, 0, sizeof(normal));
+    normal.method = REINJECT_SENDMAIL;
+    normal.sendmail_argv[0] = (char *)"/nonexistent/sendmail";
+    normal.connect_timeout = 2;
+    normal.timeout = 2;
+    snprintf(normal.helo, sizeof(normal.helo), "filter.test");
+    rc = reinject_hold(&normal, &hold, fd, "a@example.com", rcpts, 1, &err);
+    srv_stop();
+    cr_assert_eq(rc, FERR_OK, "%s", err.text);
+    cr_assert(strstr(slurp(transcript),
+                     "RCPT TO:<b@example.org>\r\nDATA\r\nX-Postseal-Hold: test\r\n") != NULL);
+    memset(&none, 0, sizeof(none));
+    cr_assert_eq(reinject_hold(&normal, &none, fd, "a@example.com", rcpts, 1, &err), FERR_TEMP);
+    cr_assert(strncmp(err.text, "4.3.5 hold requested but no hold_reinject", 41) == 0, "%s",
+              err.text);
+    close(fd);
+}
