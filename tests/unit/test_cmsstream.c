@@ -23,20 +23,19 @@
 #include <openssl/pem.h>
 
 #include "cmsstream.h"
+#include "inbound_fx.h"
 #include "smime_in.h"
 
 static char fx[512], tmp[600];
 
 static void setup(void)
 {
-    const char *pb = getenv("PS_PORT_BASE");
-    int base = pb ? atoi(pb) : 10025;
-    char cwd[400], cmd[1200];
+    char cwd[400];
+    int op, hp;
 
     cr_assert_not_null(getcwd(cwd, sizeof(cwd)));
     snprintf(fx, sizeof(fx), "%s/tests/work/inbound", cwd);
-    snprintf(cmd, sizeof(cmd), "sh tests/inbound/mkfix.sh %s %d %d", fx, base + 60, base + 61);
-    cr_assert_eq(system(cmd), 0);
+    fx_build(fx, &op, &hp);
     snprintf(tmp, sizeof(tmp), "%s/cmss.%d", fx, (int)getpid());
 }
 

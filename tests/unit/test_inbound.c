@@ -2,7 +2,8 @@
  * policy on messages made by independent tools (openssl cms, gpg, gpgsm;
  * tests/inbound/mkfix.sh), against real loopback servers: the openssl ocsp
  * responder and a static HTTP server for CRLs and the VKS keyserver
- * (tests/inbound/httpd.py).  Ports: PS_PORT_BASE (default 10025) + 60..63. */
+ * (tests/inbound/httpd.py).  Ports: free ones from the kernel, never fixed
+ * (see inbound_fx.h). */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "inbound.h"
+#include "inbound_fx.h"
 #include "log.h"
 #include "status.h"
 
@@ -25,7 +27,7 @@
 
 static char fx[512];   /* fixture directory */
 static char home[600]; /* per-test copy of the gateway's GnuPG home */
-static int port_ocsp, port_http, port_hang, port_badocsp;
+static int port_ocsp, port_http, port_hang;
 static pid_t servers[4];
 static int nservers;
 static char *outs[8];             /* outputs of run(), freed by teardown */
@@ -47,17 +49,12 @@ static void sh(const char *fmt, ...)
 
 static void setup(void)
 {
-    const char *pb = getenv("PS_PORT_BASE");
-    int base = pb ? atoi(pb) : 10025;
     char cwd[400];
 
     cr_assert_not_null(getcwd(cwd, sizeof(cwd)));
-    port_ocsp = base + 60;
-    port_http = base + 61;
-    port_hang = base + 62;
-    port_badocsp = base + 63;
     snprintf(fx, sizeof(fx), "%s/tests/work/inbound", cwd);
-    sh("sh tests/inbound/mkfix.sh %s %d %d", fx, port_ocsp, port_http);
+    fx_build(fx, &port_ocsp, &port_http);
+    port_hang = fx_free_port();
     snprintf(home, sizeof(home), "%s/h.%d", fx, (int)getpid());
     sh("rm -rf %s && cp -a %s/gpg-gw %s && rm -f %s/S.*", home, fx, home, home);
     log_open("test_inbound", LOG_TO_STDERR, 0);
@@ -237,6 +234,33 @@ Test(inbound, smime_signed_valid_ocsp_good_forged_header_removed)
     HASNT(r, "forged=yes");
     cr_assert(strncmp(r.out, "X-Postseal-Verify: valid;", 25) == 0);
     HAS(r, "the secret plan is ready");
+}
+
+/* No fixed ports: with every port of the e2e harness's range taken
+ * (PS_PORT_BASE..+99, default 10025, where the old fixed ports 10085-10088
+ * lay), as when the e2e suite or another service runs at the same time, the
+ * OCSP check still reaches our own responder. */
+Test(inbound, servers_avoid_busy_e2e_ports)
+{
+    const char *pb = getenv("PS_PORT_BASE");
+    int base = pb ? atoi(pb) : 10025, squat[100], n = 0, i;
+    struct run r;
+
+    for (i = 0; i < 100; i++) {
+        int s = fx_bind(base + i);
+
+        if (s >= 0 && listen(s, 16) == 0)
+            squat[n++] = s;
+        else if (s >= 0)
+            close(s);
+    }
+    start("ocsp");
+    start("www");
+    run("smime-signed-alice", "alice@ext.example", NULL, &r);
+    for (i = 0; i < n; i++)
+        close(squat[i]);
+    cr_assert_eq(r.rc, FERR_OK, "%s", r.err.text);
+    VERIFY(r, "valid; method=smime; signer=\"alice@ext.example\"; status=good (ocsp)");
 }
 
 Test(inbound, smime_revoked_by_ocsp_rejected)
