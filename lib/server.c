@@ -9,7 +9,9 @@
  * read from (back-pressure) and is dropped after request_timeout.  A started
  * request must complete within request_timeout (slow or stalled peers are
  * dropped, the others are never blocked), an idle connection is closed after
- * idle_timeout, and at most max_conns are served at once.  Whatever goes wrong
+ * idle_timeout, and at most max_conns are served at once.  When accept()
+ * fails for lack of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM)
+ * the listeners rest for a second instead of spinning on the pending peer.  Whatever goes wrong
  * with one peer (protocol error, reset, timeout, limit) ends that connection
  * only, with one log line naming the peer and the reason.  SIGHUP calls the
  * reload hook between events; SIGTERM/SIGINT end server_run(); SIGPIPE is
@@ -71,6 +73,7 @@ struct server {
     struct server_conn *conns;
     int nconns;
     time_t last_refuse_log;
+    time_t accept_paused_until; /* listeners unwatched until then (EMFILE) */
 };
 
 static volatile sig_atomic_t server_got_hup;
@@ -320,6 +323,30 @@ static void server_close_conn(struct server *srv, struct server_conn *c, const c
     free(c);
 }
 
+/* Watches (EPOLLIN) or unwatches (0) every listener. */
+static void server_watch_listeners(struct server *srv, unsigned events)
+{
+    struct epoll_event ev;
+    int i;
+
+    for (i = 0; i < srv->nlis; i++) {
+        memset(&ev, 0, sizeof(ev));
+        ev.events = events;
+        ev.data.ptr = &srv->lis[i];
+        epoll_ctl(srv->ep, EPOLL_CTL_MOD, srv->lis[i].fd, &ev);
+    }
+}
+
+/* accept() failed for lack of descriptors or memory: the pending connection
+ * keeps the listener readable, so stop watching the listeners for a second
+ * instead of spinning on it (the connections we serve go on). */
+static void server_pause_accept(struct server *srv, time_t now)
+{
+    log_warn("accept (not accepting new connections for 1 s)");
+    server_watch_listeners(srv, 0);
+    srv->accept_paused_until = now + 1;
+}
+
 static void server_accept(struct server *srv, struct server_listener *l, time_t now)
 {
     for (;;) {
@@ -331,7 +358,9 @@ static void server_accept(struct server *srv, struct server_listener *l, time_t 
         char host[INET6_ADDRSTRLEN];
 
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                server_pause_accept(srv, now);
+            else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
                 log_warn("accept");
             return;
         }
@@ -580,6 +609,10 @@ int server_run(struct server *srv)
             server_got_hup = 0;
             if (srv->reload)
                 srv->reload(srv->app);
+        }
+        if (srv->accept_paused_until != 0 && now >= srv->accept_paused_until) {
+            srv->accept_paused_until = 0;
+            server_watch_listeners(srv, EPOLLIN);
         }
         if (now != last_scan) {
             server_timeouts(srv, now);
