@@ -7,7 +7,8 @@
 #    gpgsm and openssl cms; multipart/signed verified by gpgsm and by
 #    openssl cms -binary over the CRLF form of the signed part (and refused
 #    over the LF form); signed+encrypted read by both.
-#  - inbound: opaque and detached signed-data (openssl smime = legacy
+#  - inbound: opaque and detached signed-data (SHA-1, RSA-PSS, ECDSA, no
+#    signed attributes, two signers, BER streaming; openssl smime = legacy
 #    x-pkcs7-* types, openssl cms, text and -binary mode, with and without
 #    certificates, DER with Content-Transfer-Encoding binary, no smime-type
 #    parameter), sign-then-encrypt, several recipients, RSA-OAEP, ECDH (EC
@@ -43,6 +44,7 @@ issue bob bob@local.example rsa.ext rsa:2048
 issue bobec bob@local.example ec.ext ec -pkeyopt ec_paramgen_curve:P-256
 issue gw gw@local.example rsa.ext rsa:2048
 issue ecx ecx@ext.example ec.ext ec -pkeyopt ec_paramgen_curve:P-256
+issue alec al@ext.example rsa.ext ec -pkeyopt ec_paramgen_curve:P-256
 umask 022
 chmod 644 ./*.pem
 mkdir certs && cp al.pem ecx.pem certs/
@@ -202,6 +204,18 @@ inb cms-nocerts '^invalid; method=smime; .*signer certificate not found' yes
 mk cms-binary-lf openssl cms -sign -binary -in body.txt -signer al.pem -inkey al.key
 not_ok "cms-binary-lf: openssl cms (text mode) refuses it too" sh -c "openssl cms -verify -in cms-binary-lf.eml -CAfile ca.pem -out /dev/null 2>/dev/null"
 inb cms-binary-lf '^invalid; method=smime; .*content verify error' yes
+mk cms-sha1 openssl cms -sign -md sha1 -in body.txt -signer al.pem -inkey al.key
+inb cms-sha1 "$VALID" yes
+mk cms-pss openssl cms -sign -md sha512 -in body.txt -signer al.pem -inkey al.key -keyopt rsa_padding_mode:pss
+inb cms-pss "$VALID" yes
+mk cms-ecdsa openssl cms -sign -in body.txt -signer alec.pem -inkey alec.key
+inb cms-ecdsa "$VALID" yes
+mk cms-noattr openssl cms -sign -noattr -in body.txt -signer al.pem -inkey al.key
+inb cms-noattr "$VALID" yes
+mk cms-two-signers openssl cms -sign -in body.txt -signer cy.pem -inkey cy.key -signer al.pem -inkey al.key
+inb cms-two-signers "$VALID" yes
+mk cms-stream openssl cms -sign -nodetach -stream -in body.txt -signer al.pem -inkey al.key
+inb cms-stream "$VALID" yes
 sed 's/$/\r/' body.txt >body.crlf
 mk cms-binary-crlf openssl cms -sign -binary -in body.crlf -signer al.pem -inkey al.key
 inb cms-binary-crlf "$VALID" yes
