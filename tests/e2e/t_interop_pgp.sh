@@ -11,7 +11,8 @@
 #  - inbound: messages made by sq, rnp and gpg (signed+encrypted one pass,
 #    compressed or not, SHA-224..512, AEAD OCB/EAX, Camellia, several
 #    recipients, hidden recipients, binary instead of armored data, CRLF line
-#    ends, multipart/signed with armored and binary signatures) are decrypted
+#    ends, multipart/signed with armored and binary signatures, signed then
+#    encrypted in two layers, RFC 3156 6.1) are decrypted
 #    and verified; no MDC, a key we do not hold, a tampered body, a wrong
 #    signer, inline PGP: a clear result, the message otherwise unchanged.
 . "$(dirname "$0")/lib.sh"
@@ -230,6 +231,18 @@ inb sq-mismatch extg@ext.example '^signer-mismatch; method=pgp; signer="sqa@ext.
 $GE --detach-sign -a -o gpglf.sig part.lf 2>/dev/null
 signed_msg gpg-lf-signature extg@ext.example pgp-sha256 gpglf.sig
 inb gpg-lf-signature extg@ext.example '^invalid; method=pgp; .*signature does not verify' yes
+# RFC 3156 6.1 two layers: a multipart/signed entity encrypted as a whole
+# (LF, and CRLF as clients encrypt the canonical form)
+{ printf 'Content-Type: multipart/signed; micalg=pgp-sha256; protocol="application/pgp-signature"; boundary="SS"\n\n--SS\n'
+  cat part.lf
+  printf '\n--SS\nContent-Type: application/pgp-signature\n\n'
+  cat gpgbin.sig | gpg --enarmor 2>/dev/null | sed '/^Comment:/d; s/ARMORED FILE/SIGNATURE/'
+  printf '\n--SS--\n'; } >inner-signed.lf
+sed 's/$/\r/' inner-signed.lf >inner-signed.crlf
+for v in lf crlf; do
+    enc_msg gpg-two-layer-$v extg@ext.example $GE -e -a -r gw@local.example -o gpg-two-layer-$v.asc inner-signed.$v
+    inb gpg-two-layer-$v extg@ext.example "${VALIDPGP}extg@ext.example\".*decrypt=pgp" yes
+done
 # inline PGP (not PGP/MIME): left alone, stated as unsigned
 { printf 'From: extg@ext.example\nTo: bob@local.example\nSubject: inline\n\n'
   printf 'Hello from outside.\n' | $GE --clearsign 2>/dev/null; } >inline-signed.eml
