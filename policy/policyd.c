@@ -107,10 +107,10 @@ static int pol_add_state(const char *item, size_t len, void *arg)
 /* A [policy] daemon key: 1 when handled (valid or reported), 0 when not one. */
 static int pol_daemon_key(struct pol_load *l, int global_scope)
 {
-    static const char *const keys[] = {
-        "listen",      "socket_mode",    "max_connections", "idle_timeout", "request_timeout",
-        "session_max", "session_expire", "checked_states",  "log_pass",     "socket_group",
-        NULL};
+    static const char *const keys[] = {"listen",         "socket_mode",     "max_connections",
+                                       "idle_timeout",   "request_timeout", "session_max",
+                                       "session_expire", "checked_states",  "log_pass",
+                                       "socket_group",   "reply_detail",    NULL};
     const struct cfg_entry *e = l->e;
     struct pol_conf *c = l->conf;
     struct cfg_diag *d = l->diag;
@@ -180,6 +180,12 @@ static int pol_daemon_key(struct pol_load *l, int global_scope)
         else
             snprintf(c->socket_group, sizeof(c->socket_group), "%s", e->value);
         break;
+    case 10: {
+        static const char *const details[] = {"file", "path", "none", NULL};
+
+        cfg_enum(d, e, details, &c->reply_detail);
+        break;
+    }
     }
     return 1;
 }
@@ -474,6 +480,32 @@ int pol_decide(struct pol_service *svc, const struct proto_req *req, time_t now,
     return 0;
 }
 
+void pol_reply_text(const char *action, int detail, char *out, size_t size)
+{
+    const char *loc = NULL, *p = action, *file, *slash;
+    size_t len = strlen(action);
+
+    /* the last " (rule " that opens the closing parenthesis */
+    while ((p = strstr(p, " (rule ")) != NULL) {
+        loc = p;
+        p++;
+    }
+    if (loc == NULL || detail == POL_DETAIL_PATH || len == 0 || action[len - 1] != ')' ||
+        strchr(loc + 7, ')') != action + len - 1) {
+        snprintf(out, size, "%s", action);
+        return;
+    }
+    if (detail == POL_DETAIL_NONE) {
+        snprintf(out, size, "%.*s", (int)(loc - action), action);
+        return;
+    }
+    file = loc + 7;
+    for (slash = file; slash < action + len; slash++)
+        if (*slash == '/')
+            file = slash + 1;
+    snprintf(out, size, "%.*s (rule %s", (int)(loc - action), action, file);
+}
+
 /* ---- protocol glue ---------------------------------------------------- */
 
 struct pol_conn {
@@ -548,6 +580,7 @@ static ssize_t pol_feed(void *conn, char *data, size_t len, struct buf *out)
     struct proto_req req;
     struct pol_decision d;
     char err[300];
+    char reply[sizeof(d.res.action)];
     int i;
     ssize_t n = proto_scan(&pc->scan, data, len, err, sizeof(err));
 
@@ -575,7 +608,8 @@ static ssize_t pol_feed(void *conn, char *data, size_t len, struct buf *out)
     pc->requests++;
     snprintf(pc->last_qid, sizeof(pc->last_qid), "%s", pol_s(req.attr[PA_QUEUE_ID]));
     snprintf(pc->last_inst, sizeof(pc->last_inst), "%s", pol_s(req.attr[PA_INSTANCE]));
-    if (proto_answer(out, d.res.action) < 0) {
+    pol_reply_text(d.res.action, pc->svc->conf->reply_detail, reply, sizeof(reply));
+    if (proto_answer(out, reply) < 0) {
         log_warnx("%s: cannot queue the answer", pc->peer);
         return -1;
     }

@@ -31,7 +31,16 @@ struct pol_conf {
     long session_expire;
     unsigned checked_states; /* bit per enum pol_state */
     int log_pass;
+    int reply_detail; /* enum pol_detail: the rule location in SMTP replies */
 };
+
+/* [policy] reply_detail: what a refusal sent to the SMTP client says about
+ * the rule that refused (the log always has the full FILE:LINE). */
+enum pol_detail { POL_DETAIL_FILE, POL_DETAIL_PATH, POL_DETAIL_NONE };
+
+/* Copies action into out (size bytes) with its " (rule FILE:LINE)" ending as
+ * detail says: the file's name without directories, the full path, or none. */
+void pol_reply_text(const char *action, int detail, char *out, size_t size);
 
 /* Loads and validates every [policy...] section (and [global]) of path.
  * Every error is logged as FILE:LINE and counted in *errors.  Returns NULL

@@ -42,7 +42,7 @@ pf_start mx
 smtp_send mx --to darth@endmail.test,luke@endmail.test
 is "plaintext to darth: 454" 454 "$(smtp_code 'RCPT TO:<darth@')"
 like "  Sendmail's text and the access-file line" \
-    "^454 4\.7\.0 .*encryption too weak 0 less than 128 \(rule $access:2\)" \
+    "^454 4\.7\.0 .*encryption too weak 0 less than 128 \(rule $(basename "$access"):2\)" \
     "$(smtp_reply 'RCPT TO:<darth@')"
 is "  luke@ (same domain, no entry) in the same transaction: 250" 250 \
     "$(smtp_code 'RCPT TO:<luke@')"
@@ -82,7 +82,7 @@ is "  exactly one message for darth (the plaintext ones never arrived)" 1 \
 # TLS_Rcpt:leia@ PERM+VERIFY: any domain; 550 5.7.0 without a verified certificate
 smtp_send mx --to leia@endmail.test --tls
 is "TLS without a client certificate to leia@: 550" 550 "$(smtp_code RCPT)"
-like "  not authenticated, line 3" "^550 5\.7\.0 .*not authenticated \(rule $access:3\)" \
+like "  not authenticated, line 3" "^550 5\.7\.0 .*not authenticated \(rule $(basename "$access"):3\)" \
     "$(smtp_reply RCPT)"
 smtp_send mx --to leia@other.test --tls --tls-cert "$PKI/client.crt" --tls-key "$PKI/client.key"
 is "a verified client certificate to leia@other.test: accepted" 250 "$(smtp_code '\.')"
@@ -93,7 +93,7 @@ smtp_send mx --to han+solo@endmail.test --tls --tls-protocol tlsv1_2 \
     --tls-cipher AES128-GCM-SHA256
 is "han+solo@ at 128 bits where han+*@ needs 256: 450" 450 "$(smtp_code RCPT)"
 like "  encryption too weak 128 less than 256, line 4" \
-    "^450 4\.7\.0 .*encryption too weak 128 less than 256 \(rule $access:4\)" "$(smtp_reply RCPT)"
+    "^450 4\.7\.0 .*encryption too weak 128 less than 256 \(rule $(basename "$access"):4\)" "$(smtp_reply RCPT)"
 smtp_send mx --to han@endmail.test --tls --tls-protocol tlsv1_2 --tls-cipher AES128-GCM-SHA256
 is "han@ (no +detail, no entry): accepted" 250 "$(smtp_code '\.')"
 

@@ -371,3 +371,40 @@ Test(policyd, relaxing_sender_sections_are_warned_about)
     cr_assert_null(strstr(read_log(), "192.0.2.0/24"), "%s", read_log());
     pol_conf_free(c);
 }
+
+/* [policy] reply_detail: the rule's location in what the SMTP client sees. */
+Test(policyd, reply_detail_rewrites_only_the_rule_location)
+{
+    static const struct {
+        const char *action;
+        int detail;
+        const char *want;
+    } t[] = {
+        {"450 4.7.1 TLS required (rule /etc/postseal/postseal.ini:12)", POL_DETAIL_FILE,
+         "450 4.7.1 TLS required (rule postseal.ini:12)"},
+        {"450 4.7.1 TLS required (rule /etc/postseal/postseal.ini:12)", POL_DETAIL_PATH,
+         "450 4.7.1 TLS required (rule /etc/postseal/postseal.ini:12)"},
+        {"450 4.7.1 TLS required (rule /etc/postseal/postseal.ini:12)", POL_DETAIL_NONE,
+         "450 4.7.1 TLS required"},
+        {"550 5.7.1 no (rule ) here (rule /a/b/access:3)", POL_DETAIL_FILE,
+         "550 5.7.1 no (rule ) here (rule access:3)"},
+        {"550 5.7.1 TLS required (rule relative.ini:4)", POL_DETAIL_FILE,
+         "550 5.7.1 TLS required (rule relative.ini:4)"},
+        {"DUNNO", POL_DETAIL_NONE, "DUNNO"},
+        {"450 4.7.1 (rule /x:1) and more", POL_DETAIL_NONE, "450 4.7.1 (rule /x:1) and more"},
+    };
+    char out[512];
+    size_t i;
+
+    for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        pol_reply_text(t[i].action, t[i].detail, out, sizeof(out));
+        cr_expect_str_eq(out, t[i].want, "case %zu", i);
+    }
+    write_ini("[policy]\nreply_detail = everything\n");
+    {
+        int errors;
+
+        cr_assert_null(pol_conf_load(ini, &errors));
+    }
+    expect_log("2: reply_detail: \"everything\" is not one of: file, path, none");
+}

@@ -829,3 +829,40 @@ Test(daemon, live_socket_is_kept_stale_socket_replaced)
     cr_assert_str_eq(read_answer(fd, 5000), "action=DUNNO\n\n");
     close(fd);
 }
+
+/* A refusal goes to a remote SMTP client: by default it names the rule's file
+ * without the directories, reply_detail = none drops the location, path
+ * keeps the full path; the log always has the full FILE:LINE. */
+Test(daemon, reply_detail_keeps_paths_out_of_smtp_replies)
+{
+    static const struct {
+        const char *setting;
+        const char *want;
+    } t[] = {
+        {"", "action=450 4.7.1 TLS required (rule postseal.ini:2)\n\n"},
+        {"reply_detail = file\n", "action=450 4.7.1 TLS required (rule postseal.ini:2)\n\n"},
+        {"reply_detail = none\n", "action=450 4.7.1 TLS required\n\n"},
+        {"reply_detail = path\n", NULL},
+    };
+    char req[1024], text[512], full[300];
+    const char *ans;
+    size_t i;
+    int fd;
+
+    snprintf(full, sizeof(full), "action=450 4.7.1 TLS required (rule %s:2)\n\n", ini);
+    for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        snprintf(text, sizeof(text), "[policy]\nrequire_tls = yes\n%s", t[i].setting);
+        write_ini(text);
+        start(NULL);
+        cr_assert_geq(fd = connect_unix(), 0);
+        request(req, sizeof(req), 1, 0, "r.9.1.0");
+        send_all(fd, req, strlen(req));
+        ans = read_answer(fd, 5000);
+        cr_assert_not_null(ans);
+        cr_expect_str_eq(ans, t[i].want ? t[i].want : full, "case %zu", i);
+        close(fd);
+        snprintf(text, sizeof(text), "450 4.7.1 TLS required (rule %s:2)", ini);
+        cr_expect(log_has(text), "case %zu: the log lacks the full location:\n%s", i, read_log());
+        stop();
+    }
+}
