@@ -108,6 +108,26 @@ int cio_boundary(char *buf, size_t size)
     return 0;
 }
 
+/* The secret keys (private-keys-v1.d) must not be reachable by others: a
+ * home others may enter with a key directory others may read or enter is
+ * refused, as OpenSMTPD refuses key files readable by others. */
+static int cio_gpgme_secrets_ok(const char *home, mode_t home_mode, struct ferr *err)
+{
+    char dir[4096];
+    struct stat st;
+
+    if (!(home_mode & S_IXOTH))
+        return FERR_OK;
+    if (snprintf(dir, sizeof(dir), "%s/private-keys-v1.d", home) >= (int)sizeof(dir) ||
+        stat(dir, &st) < 0 || !(st.st_mode & (S_IROTH | S_IXOTH)))
+        return FERR_OK;
+    ferr_set(err, FERR_TEMP,
+             "4.3.0 GnuPG home %s: its secret keys are accessible by others (mode %04o on %s; "
+             "chmod 700 %s)",
+             home, (unsigned)(st.st_mode & 07777), dir, home);
+    return FERR_TEMP;
+}
+
 int cio_gpgme_home_ok(const char *home, struct ferr *err)
 {
     struct stat st;
@@ -128,7 +148,7 @@ int cio_gpgme_home_ok(const char *home, struct ferr *err)
         ferr_set(err, FERR_TEMP, "4.3.0 GnuPG home %s: %s", home, strerror(errno));
         return FERR_TEMP;
     }
-    return FERR_OK;
+    return cio_gpgme_secrets_ok(home, st.st_mode, err);
 }
 
 int cio_gpgme_ctx(const char *home, gpgme_ctx_t *ctx, struct ferr *err)

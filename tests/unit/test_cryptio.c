@@ -4,6 +4,7 @@
 #include <ctype.h>
 
 #include "cryptio.h"
+#include "ferr.h"
 
 static void setup(void)
 {
@@ -129,4 +130,41 @@ Test(cryptio, boundaries_are_random_and_well_formed)
     for (i = 4; i < strlen(a); i++)
         cr_assert(isalnum((unsigned char)a[i]));
     cr_assert_eq(cio_boundary(a, CIO_BOUNDARY_SIZE - 1), -1);
+}
+
+/* A GnuPG home whose secret keys others can reach is refused (75, named);
+ * a home others may enter is fine while private-keys-v1.d is closed, and a
+ * closed home protects whatever is inside. */
+Test(cryptio, gnupg_home_with_secret_keys_open_to_others_is_refused)
+{
+    static const struct {
+        mode_t home, keys;
+        int ok;
+    } t[] = {
+        {0700, 0700, 1}, {0755, 0700, 1}, {0700, 0755, 1},
+        {0711, 0755, 0}, {0755, 0755, 0}, {0755, 0701, 0},
+    };
+    char home[4200], keys[4300];
+    struct ferr err;
+    size_t i;
+
+    snprintf(home, sizeof(home), "%s/gnupg", work);
+    snprintf(keys, sizeof(keys), "%s/private-keys-v1.d", home);
+    cr_assert_eq(mkdir(home, 0700), 0);
+    ferr_clear(&err);
+    cr_expect_eq(cio_gpgme_home_ok(home, &err), FERR_OK, "no key directory: %s", err.text);
+    cr_assert_eq(mkdir(keys, 0700), 0);
+    for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        cr_assert_eq(chmod(home, t[i].home), 0);
+        cr_assert_eq(chmod(keys, t[i].keys), 0);
+        ferr_clear(&err);
+        if (t[i].ok) {
+            cr_expect_eq(cio_gpgme_home_ok(home, &err), FERR_OK, "case %zu: %s", i, err.text);
+        } else {
+            cr_expect_eq(cio_gpgme_home_ok(home, &err), FERR_TEMP, "case %zu accepted", i);
+            cr_expect(strncmp(err.text, "4.3.0 ", 6) == 0 && strstr(err.text, home) != NULL &&
+                          strstr(err.text, "accessible by others") != NULL,
+                      "case %zu: %s", i, err.text);
+        }
+    }
 }
