@@ -81,6 +81,7 @@ struct ob_group {
     const char **rcpts;
     size_t n;
     FILE *msg; /* the message to reinject */
+    FILE *ent; /* NULL, or the entity that follows msg (SMTP: sent from here, not copied) */
 };
 
 struct ob {
@@ -445,7 +446,13 @@ static int ob_build(struct ob *o, struct ob_group *g, struct ferr *err)
         rc = FERR_TEMP;
         goto out;
     }
-    rc = xform_outer(o->fd, &o->hdr, obscure, fileno(ent), g->msg, err);
+    if (o->fc->reinject.method == REINJECT_SMTP) { /* the header here, the entity kept */
+        rc = xform_outer(o->fd, &o->hdr, obscure, -1, g->msg, err);
+        g->ent = ent;
+        ent = NULL;
+    } else {
+        rc = xform_outer(o->fd, &o->hdr, obscure, fileno(ent), g->msg, err);
+    }
 out:
     if (inner)
         fclose(inner);
@@ -537,6 +544,8 @@ static void ob_free(struct ob *o)
     for (i = 0; i < o->ng; i++) {
         if (o->g[i].msg)
             fclose(o->g[i].msg);
+        if (o->g[i].ent)
+            fclose(o->g[i].ent);
         free(o->g[i].idx);
         free(o->g[i].rcpts);
     }
@@ -637,8 +646,11 @@ int outbound_run(const struct fconf *fc, struct keys *keys, int fd, off_t size, 
         if (g->outcome == OB_NOKEY) /* hold: the holding smtpd */
             rc = reinject_hold(&fc->reinject, &fc->hold, fileno(g->msg), sender, g->rcpts, g->n,
                                err);
-        else
-            rc = reinject_send(&fc->reinject, fileno(g->msg), sender, g->rcpts, g->n, err);
+        else {
+            int fds[2] = {fileno(g->msg), g->ent ? fileno(g->ent) : -1};
+
+            rc = reinject_sendv(&fc->reinject, fds, g->ent ? 2 : 1, sender, g->rcpts, g->n, err);
+        }
         if (rc != FERR_OK)
             goto out;
         log_info("from=<%s> %zu recipient(s) %s%s%s%s: reinjected", sender, g->n,

@@ -43,4 +43,16 @@ int reinject_send(const struct reinject_conf *c, int fd, const char *sender,
 int reinject_hold(const struct reinject_conf *c, const struct reinject_conf *hold, int fd,
                   const char *sender, const char *const *rcpts, size_t n, struct ferr *err);
 
+/* The same for a message stored in nfds files, sent one after the other
+ * from their starts as one message (line state and 8-bit check span the
+ * files): no copy of a large entity into the message file.  SMTP only; with
+ * the sendmail method only nfds = 1 is accepted (else FERR_TEMP). */
+int reinject_sendv(const struct reinject_conf *c, const int *fds, size_t nfds, const char *sender,
+                   const char *const *rcpts, size_t n, struct ferr *err);
+
+/* The SMTP DATA form of one chunk of LF text: LF -> CRLF, a leading '.'
+ * doubled; *bol (1 before the first chunk) carries the line state across
+ * chunks.  out needs room for 2 * n bytes.  Returns the bytes written. */
+size_t reinject_smtp_form(const char *in, size_t n, char *out, int *bol);
+
 #endif

@@ -416,6 +416,8 @@ int xform_outer(int fd, const struct mime_header *h, int obscure_subject, int en
             return err->code;
     if (fputs("MIME-Version: 1.0\n", out) == EOF)
         return xf_werr(err), err->code;
+    if (entity_fd < 0)
+        return fflush(out) == EOF ? (xf_werr(err), err->code) : FERR_OK;
     if (lseek(entity_fd, 0, SEEK_SET) < 0)
         return xf_werr(err), err->code;
     while ((n = read(entity_fd, buf, sizeof(buf))) != 0) {

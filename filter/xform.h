@@ -34,7 +34,8 @@ int xform_inner(int fd, const struct mime_msg *m, const struct mime_header *h, i
 /* Writes the outer message: the header fields of h except content fields,
  * MIME-Version, Bcc and X-Postseal-*, Subject replaced by "..." when
  * obscure_subject, "MIME-Version: 1.0", then the entity (headers, blank
- * line, body) read from entity_fd to its end. */
+ * line, body) read from entity_fd to its end.  entity_fd < 0: the header
+ * part only (the caller sends the entity after it, see reinject_sendv). */
 int xform_outer(int fd, const struct mime_header *h, int obscure_subject, int entity_fd, FILE *out,
                 struct ferr *err);
 

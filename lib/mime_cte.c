@@ -13,6 +13,7 @@
  * Encoders write LF line ends and lines of at most 76 characters.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -354,17 +355,52 @@ size_t mime_enc_final(struct mime_enc *enc, char *out)
 
 /* ---- 7-bit safety ---- */
 
+/* Which of 8-bit, NUL and CR bytes occur in p[0..n): MIME_F_* bits.  Eight
+ * bytes at a time (the classic "has a zero byte" word test, exact for the
+ * question whether any byte matches). */
+#define MIME_F_8BIT 1
+#define MIME_F_NUL 2
+#define MIME_F_CR 4
+static unsigned mime_byte_flags(const unsigned char *p, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL,
+                   crs = 0x0d0d0d0d0d0d0d0dULL;
+    uint64_t any = 0, zero = 0, cr = 0, w, x;
+    unsigned f = 0;
+    size_t i = 0;
+
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, p + i, 8);
+        x = w ^ crs;
+        any |= w;
+        zero |= (w - ones) & ~w;
+        cr |= (x - ones) & ~x;
+    }
+    if (any & highs)
+        f |= MIME_F_8BIT;
+    if (zero & highs)
+        f |= MIME_F_NUL;
+    if (cr & highs)
+        f |= MIME_F_CR;
+    for (; i < n; i++)
+        f |= p[i] >= 0x80 ? MIME_F_8BIT : p[i] == 0 ? MIME_F_NUL : p[i] == '\r' ? MIME_F_CR : 0;
+    return f;
+}
+
+/* One pass over the body: the byte classes word-wise, the lines with memchr
+ * (no per-byte branches; a line may span reads). */
 int mime_body_stats(int fd, off_t off, off_t end, struct mime_stats *st)
 {
     char buf[65536];
-    size_t col = 0, i;
+    size_t col = 0;
     int last = '\n';
+    unsigned flags = 0;
     char start[5];
-    size_t nstart = 0;
 
     memset(st, 0, sizeof(*st));
     for (;;) {
         size_t want = sizeof(buf);
+        const char *p, *e, *nl;
         ssize_t n;
 
         if (end >= 0 && (off_t)want > end - off)
@@ -378,36 +414,40 @@ int mime_body_stats(int fd, off_t off, off_t end, struct mime_stats *st)
             return MIME_EIO;
         if (n == 0)
             break;
-        for (i = 0; i < (size_t)n; i++) {
-            unsigned char c = (unsigned char)buf[i];
+        if (flags != (MIME_F_8BIT | MIME_F_NUL | MIME_F_CR))
+            flags |= mime_byte_flags((const unsigned char *)buf, (size_t)n);
+        for (p = buf, e = buf + n; p < e; p = nl + 1) {
+            size_t len;
 
-            if (c == '\n') {
-                if (col > st->max_line)
-                    st->max_line = col;
-                if (last == ' ' || last == '\t')
-                    st->trailing_blank = 1;
-                st->lines++;
-                col = 0;
-                nstart = 0;
-            } else {
-                if (c >= 0x80)
-                    st->has_8bit = 1;
-                else if (c == 0)
-                    st->has_nul = 1;
-                else if (c == '\r')
-                    st->has_cr = 1;
-                if (nstart < 5 && col == nstart) {
-                    start[nstart++] = (char)c;
-                    if (nstart == 5 && memcmp(start, "From ", 5) == 0)
+            nl = memchr(p, '\n', (size_t)(e - p));
+            len = (size_t)((nl ? nl : e) - p);
+            if (len > 0) {
+                if (col < 5) { /* the line's first bytes, for "From " */
+                    size_t k = len < 5 - col ? len : 5 - col;
+
+                    memcpy(start + col, p, k);
+                    if (col + k == 5 && memcmp(start, "From ", 5) == 0)
                         st->from_line = 1;
                 }
-                col++;
+                col += len;
+                last = (unsigned char)p[len - 1];
             }
-            last = c;
+            if (nl == NULL)
+                break;
+            if (col > st->max_line)
+                st->max_line = col;
+            if (last == ' ' || last == '\t')
+                st->trailing_blank = 1;
+            st->lines++;
+            col = 0;
+            last = '\n';
         }
         st->bytes += n;
         off += n;
     }
+    st->has_8bit = (flags & MIME_F_8BIT) != 0;
+    st->has_nul = (flags & MIME_F_NUL) != 0;
+    st->has_cr = (flags & MIME_F_CR) != 0;
     if (col > 0) {
         if (col > st->max_line)
             st->max_line = col;

@@ -882,3 +882,124 @@ Test(mime_tree, mbox_from_line_first_in_a_part_header)
     PARSE_ERR("From a@example.com Tue May 10 11:28:07 2005\nSubject: x\n\nbody\n", MIME_EBAD,
               "message: header line 1: header line without a field name and colon");
 }
+
+/* The per-byte definition of mime_body_stats, to check the word-wise scan
+ * against. */
+static void ref_stats(const char *b, size_t n, struct mime_stats *st)
+{
+    size_t col = 0, i, nstart = 0;
+    int last = '\n';
+    char start[5];
+
+    memset(st, 0, sizeof(*st));
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)b[i];
+
+        if (c == '\n') {
+            if (col > st->max_line)
+                st->max_line = col;
+            if (last == ' ' || last == '\t')
+                st->trailing_blank = 1;
+            st->lines++;
+            col = 0;
+            nstart = 0;
+        } else {
+            if (c >= 0x80)
+                st->has_8bit = 1;
+            else if (c == 0)
+                st->has_nul = 1;
+            else if (c == '\r')
+                st->has_cr = 1;
+            if (nstart < 5 && col == nstart) {
+                start[nstart++] = (char)c;
+                if (nstart == 5 && memcmp(start, "From ", 5) == 0)
+                    st->from_line = 1;
+            }
+            col++;
+        }
+        last = c;
+    }
+    st->bytes = (off_t)n;
+    if (col > 0) {
+        if (col > st->max_line)
+            st->max_line = col;
+        if (last == ' ' || last == '\t')
+            st->trailing_blank = 1;
+        st->lines++;
+    }
+    st->no_final_lf = n > 0 && last != '\n';
+}
+
+static void stats_agree(const char *b, size_t n)
+{
+    struct mime_stats got, want;
+    int fd = tmpfd(b, n);
+
+    ref_stats(b, n, &want);
+    cr_assert_eq(mime_body_stats(fd, 0, -1, &got), MIME_OK);
+    close(fd);
+    cr_assert_eq(got.bytes, want.bytes);
+    cr_assert_eq(got.lines, want.lines, "lines %lld != %lld", (long long)got.lines,
+                 (long long)want.lines);
+    cr_assert_eq(got.max_line, want.max_line, "max_line %zu != %zu", got.max_line, want.max_line);
+    cr_assert_eq(got.has_8bit, want.has_8bit);
+    cr_assert_eq(got.has_nul, want.has_nul);
+    cr_assert_eq(got.has_cr, want.has_cr);
+    cr_assert_eq(got.trailing_blank, want.trailing_blank);
+    cr_assert_eq(got.from_line, want.from_line, "from_line %d != %d (n %zu)", got.from_line,
+                 want.from_line, n);
+    cr_assert_eq(got.no_final_lf, want.no_final_lf);
+}
+
+/* Each property alone, placed at every offset around the 64 KiB read edge
+ * (a "From " line split by the edge, a blank before a LF on the next read,
+ * an 8-bit / NUL / CR byte in the odd tail after the last whole word). */
+Test(mime_cte, body_stats_across_read_edges)
+{
+    size_t n = 65536 * 2 + 13, edge = 65536, d;
+    char *b = malloc(n);
+    static const char *const probes[] = {"\nFrom x", "\nFrom", " \n", "\t\n",
+                                         "\xe9",     "\r",     "\0",  "\n\n"};
+    size_t i, k;
+
+    cr_assert_not_null(b);
+    for (k = 0; k < sizeof(probes) / sizeof(probes[0]); k++) {
+        size_t plen = k == 6 ? 1 : strlen(probes[k]);
+
+        for (d = 0; d < 12; d++) {
+            for (i = 0; i < n; i++)
+                b[i] = (char)(i % 70 == 69 ? '\n' : 'a' + i % 26);
+            memcpy(b + edge - 6 + d, probes[k], plen);
+            stats_agree(b, n);
+            /* the same near the end (the tail after the last 8-byte word) */
+            memcpy(b + n - 1 - d % 7, probes[k], 1);
+            stats_agree(b, n);
+        }
+    }
+    stats_agree("", 0);
+    stats_agree("From ", 5);
+    stats_agree("Fro", 3);
+    stats_agree("\n", 1);
+    free(b);
+}
+
+Test(mime_cte, body_stats_random)
+{
+    size_t n = 200000, i, k;
+    char *b = malloc(n);
+    unsigned seed = 11;
+    static const char alpha[] = "From \t\n\r.xyz";
+
+    cr_assert_not_null(b);
+    for (k = 0; k < 10; k++) {
+        size_t len = n - k * 997;
+
+        for (i = 0; i < len; i++) {
+            unsigned r = (seed = seed * 1103515245 + 12345) >> 16;
+
+            b[i] = r % 5000 == 0 ? (char)(0x80 | r) : r % 9000 == 1 ? 0 : alpha[r % 13];
+        }
+        stats_agree(b, len);
+    }
+    free(b);
+}

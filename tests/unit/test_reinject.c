@@ -382,3 +382,178 @@ Test(reinject, hold_goes_to_the_holding_smtpd_or_defers)
               err.text);
     close(fd);
 }
+
+/* ---- the DATA form against the byte-by-byte reference ---------------------------------------- */
+
+/* The definition, one byte at a time: LF -> CRLF, '.' at a line start doubled. */
+static size_t ref_form(const char *in, size_t n, char *out, int *bol)
+{
+    size_t i, o = 0;
+
+    for (i = 0; i < n; i++) {
+        if (*bol && in[i] == '.')
+            out[o++] = '.';
+        if (in[i] == '\n') {
+            out[o++] = '\r';
+            out[o++] = '\n';
+            *bol = 1;
+        } else {
+            out[o++] = in[i];
+            *bol = 0;
+        }
+    }
+    return o;
+}
+
+/* in split into chunks at every cut (and the reference on the whole) agree */
+static void form_agrees(const char *in, size_t n, size_t cut)
+{
+    char *want = malloc(2 * n + 1), *got = malloc(2 * n + 1);
+    int b1 = 1, b2 = 1;
+    size_t w = ref_form(in, n, want, &b1), g;
+
+    cr_assert(want != NULL && got != NULL);
+    g = reinject_smtp_form(in, cut, got, &b2);
+    g += reinject_smtp_form(in + cut, n - cut, got + g, &b2);
+    cr_assert_eq(g, w, "length %zu != %zu (n %zu, cut %zu)", g, w, n, cut);
+    cr_assert(memcmp(got, want, w) == 0, "output differs (n %zu, cut %zu)", n, cut);
+    cr_assert_eq(b1, b2);
+    free(want);
+    free(got);
+}
+
+Test(reinject, smtp_form_every_chunk_edge)
+{
+    /* a '.' line start right at the cut, a LF just before it, "\r\n" split, empty lines */
+    static const char *const cases[] = {
+        ".a\n.\n..\n\n.b", "x\n.y\r\n.\r\nz\n", "\n\n.\n", ".", "\n", "abc", "a\r\n\r\n.",
+    };
+    size_t i, cut;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        for (cut = 0; cut <= strlen(cases[i]); cut++)
+            form_agrees(cases[i], strlen(cases[i]), cut);
+}
+
+Test(reinject, smtp_form_random_text)
+{
+    size_t n = 300000, i, k;
+    char *buf = malloc(n);
+    unsigned seed = 7;
+
+    cr_assert_not_null(buf);
+    for (k = 0; k < 20; k++) {
+        for (i = 0; i < n; i++) { /* short lines, many dots, some CRs */
+            unsigned r = (seed = seed * 1103515245 + 12345) >> 16;
+
+            buf[i] = (char)(r % 7 == 0    ? '\n'
+                            : r % 7 == 1  ? '.'
+                            : r % 53 == 2 ? '\r'
+                                          : 'a' + r % 26);
+        }
+        form_agrees(buf, n, (seed >> 8) % n);
+    }
+    free(buf);
+}
+
+/* A message of several read chunks (the client reads 256 KiB at a time) with
+ * a '.' starting a line at each power-of-two offset from 4 KiB to 1 MiB, and
+ * the LF before it, arrives exactly as the reference says. */
+Test(reinject, big_message_dot_stuffed_across_reads)
+{
+    const char *const script[] = {"220 hi", "250 hello", "250 ok",  "250 ok",
+                                  "354 go", "250 ok",    "221 bye", NULL};
+    struct reinject_conf c = conf(srv_start(script));
+    size_t n = (1 << 20) + 70000, i, w, got_n;
+    char *msg = malloc(n), *want = malloc(2 * n + 16), *got;
+    struct ferr err;
+    FILE *fp = tmpfile();
+    int fd, rc, bol = 1;
+    size_t b;
+
+    cr_assert(msg != NULL && want != NULL && fp != NULL);
+    for (i = 0; i < n; i++)
+        msg[i] = (char)(i % 77 == 76 ? '\n' : 'A' + i % 23);
+    for (b = 4096; b <= (1 << 20); b *= 2) {
+        msg[b - 1] = '\n';
+        msg[b] = '.';
+        msg[b + 1] = '\n';
+        msg[b + 2] = '.';
+    }
+    msg[n - 1] = 'x'; /* no final LF: the client adds CRLF */
+    fwrite(msg, 1, n, fp);
+    fflush(fp);
+    fd = dup(fileno(fp));
+    fclose(fp);
+    c.timeout = 10;
+    rc = reinject_send(&c, fd, "a@example.com", rcpts, 1, &err);
+    srv_stop();
+    cr_assert_eq(rc, FERR_OK, "%s", err.text);
+    w = ref_form(msg, n, want, &bol);
+    memcpy(want + w, "\r\n.\r\nQUIT\r\n", 11);
+    w += 11;
+    fp = fopen(transcript, "r");
+    cr_assert_not_null(fp);
+    got = malloc(3 * n + 1);
+    cr_assert_not_null(got);
+    got_n = fread(got, 1, 3 * n, fp);
+    got[got_n] = 0;
+    fclose(fp);
+    /* the transcript: the commands, then the data as sent */
+    {
+        const char *d = strstr(got, "DATA\r\n");
+
+        cr_assert_not_null(d);
+        d += 6;
+        cr_assert_eq(got_n - (size_t)(d - got), w, "data length %zu, want %zu",
+                     got_n - (size_t)(d - got), w);
+        cr_assert(memcmp(d, want, w) == 0);
+    }
+    free(msg);
+    free(want);
+    free(got);
+    close(fd);
+}
+
+/* A message in two files is one message: a line running over the file
+ * boundary is not dot-stuffed in the middle, a line starting the second file
+ * with '.' is, and an 8-bit byte in the second file alone asks for
+ * BODY=8BITMIME. */
+Test(reinject, two_files_are_one_message)
+{
+    const char *const script[] = {
+        "220 hi", "250-hello\r\n250 8BITMIME", "250 ok", "250 ok", "354 go", "250 ok", "221 bye",
+        NULL};
+    struct reinject_conf c = conf(srv_start(script));
+    struct ferr err;
+    int fds[3] = {msgfd("Subject: t\n\nab"), msgfd(".c\n.d\n"), msgfd("caf\xc3\xa9")};
+    int rc = reinject_sendv(&c, fds, 3, "a@example.com", rcpts, 1, &err);
+
+    srv_stop();
+    cr_assert_eq(rc, FERR_OK, "%s", err.text);
+    cr_assert_str_eq(slurp(transcript), "EHLO filter.test\r\n"
+                                        "MAIL FROM:<a@example.com> BODY=8BITMIME\r\n"
+                                        "RCPT TO:<b@example.org>\r\n"
+                                        "DATA\r\n"
+                                        "Subject: t\r\n\r\nab.c\r\n..d\r\ncaf\xc3\xa9\r\n.\r\n"
+                                        "QUIT\r\n");
+    close(fds[0]);
+    close(fds[1]);
+    close(fds[2]);
+}
+
+Test(reinject, sendmail_takes_one_file_only)
+{
+    struct reinject_conf c;
+    struct ferr err;
+    int fds[2] = {msgfd("a\n"), msgfd("b\n")};
+
+    memset(&c, 0, sizeof(c));
+    c.method = REINJECT_SENDMAIL;
+    c.sendmail_argv[0] = "/bin/true";
+    c.timeout = 5;
+    cr_assert_eq(reinject_sendv(&c, fds, 2, "a@example.com", rcpts, 1, &err), FERR_TEMP);
+    cr_assert(strstr(err.text, "4.3.5") == err.text, "%s", err.text);
+    close(fds[0]);
+    close(fds[1]);
+}
