@@ -96,6 +96,9 @@ enum { MIME_CTE_7BIT, MIME_CTE_8BIT, MIME_CTE_BINARY, MIME_CTE_QP, MIME_CTE_BASE
  * blanks allowed) to MIME_CTE_*; -1 for an unknown encoding. */
 int mime_cte_parse(const char *value);
 const char *mime_cte_name(int cte);
+/* The value of hex digit c (either case), -1 when c is not one: shared by
+ * quoted-printable bodies and RFC 2047 / RFC 2231 header decoding. */
+int mime_hexval(int c);
 
 #define MIME_DEC_SLACK 256 /* also the longest run of blanks a qp line may hold */
 

@@ -38,7 +38,7 @@ static int mime_b64val(int c)
     return -1;
 }
 
-static int mime_hexval(int c)
+int mime_hexval(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';

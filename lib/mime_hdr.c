@@ -402,17 +402,6 @@ static int mime_value(struct mime_scan *s, char **out)
     return 0;
 }
 
-static int mime_hex(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* Appends an RFC 2231 extended value: %XX decoded. */
 static int mime_pct_append(char *dst, size_t *n, const char *src, struct mime_scan *s,
                            const char *name)
@@ -421,8 +410,8 @@ static int mime_pct_append(char *dst, size_t *n, const char *src, struct mime_sc
         int c = (unsigned char)*src;
 
         if (c == '%') {
-            int h = mime_hex((unsigned char)src[1]),
-                l = h < 0 ? -1 : mime_hex((unsigned char)src[2]);
+            int h = mime_hexval((unsigned char)src[1]),
+                l = h < 0 ? -1 : mime_hexval((unsigned char)src[2]);
 
             if (h < 0 || l < 0) {
                 snprintf(s->err, s->errlen, "parameter %s: invalid %%-escape", name);
@@ -784,9 +773,9 @@ static size_t mime_word(const char *in, char *out, size_t outlen, size_t *o)
 
             if (c == '_') {
                 c = ' ';
-            } else if (c == '=' && p + 2 < end && mime_hex((unsigned char)p[1]) >= 0 &&
-                       mime_hex((unsigned char)p[2]) >= 0) {
-                c = mime_hex((unsigned char)p[1]) * 16 + mime_hex((unsigned char)p[2]);
+            } else if (c == '=' && p + 2 < end && mime_hexval((unsigned char)p[1]) >= 0 &&
+                       mime_hexval((unsigned char)p[2]) >= 0) {
+                c = mime_hexval((unsigned char)p[1]) * 16 + mime_hexval((unsigned char)p[2]);
                 p += 2;
             }
             out[(*o)++] = (char)(c ? c : ' ');
