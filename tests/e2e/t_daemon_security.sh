@@ -23,6 +23,8 @@ mkdir -p "$E2E_DIR/pfetc" && : >"$E2E_DIR/pfetc/main.cf"
 status_field() { awk -v k="$2:" '$1 == k { $1 = ""; sub(/^ /, ""); print }' "/proc/$1/status"; }
 # runs_as PID: every real/effective/saved/fs uid and gid is nobody's, no capability
 check_identity() { # LABEL PID
+    # the daemon listens before it drops privileges: give it up to 5 s to finish starting
+    e2e_wait 5 sh -c "[ \"\$(awk '\$1 == \"Uid:\" { print \$3 }' /proc/$2/status)\" = $NOBODY ]"
     is "$1: uids (real effective saved fs)" "$NOBODY $NOBODY $NOBODY $NOBODY" \
         "$(status_field "$2" Uid | tr -s '\t ' ' ')"
     is "$1: gids (real effective saved fs)" "$NOGROUP $NOGROUP $NOGROUP $NOGROUP" \
