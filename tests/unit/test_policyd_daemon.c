@@ -488,6 +488,7 @@ Test(daemon, drops_privileges_after_binding)
     char line[256];
     FILE *fp;
     int uid = -1;
+    int tries;
     struct passwd *pw = getpwnam("nobody");
     char req[1024];
     int fd;
@@ -497,12 +498,17 @@ Test(daemon, drops_privileges_after_binding)
     write_ini("[global]\nuser = nobody\n[policy]\nrequire_tls = yes\n");
     start(NULL);
     snprintf(path, sizeof(path), "/proc/%d/status", (int)daemon_pid);
-    fp = fopen(path, "r");
-    cr_assert_not_null(fp);
-    while (fgets(line, sizeof(line), fp))
-        if (sscanf(line, "Uid: %d", &uid) == 1)
-            break;
-    fclose(fp);
+    /* the socket exists before the drop that follows it: allow 5 s to finish starting */
+    for (tries = 0; tries < 50 && uid != (int)pw->pw_uid; tries++) {
+        if (tries > 0)
+            usleep(100000);
+        fp = fopen(path, "r");
+        cr_assert_not_null(fp);
+        while (fgets(line, sizeof(line), fp))
+            if (sscanf(line, "Uid: %d", &uid) == 1)
+                break;
+        fclose(fp);
+    }
     cr_assert_eq(uid, (int)pw->pw_uid);
     cr_assert_geq(fd = connect_unix(), 0);
     request(req, sizeof(req), 1, 1, "u.1.1.0");
