@@ -270,6 +270,21 @@ static int server_bind_inet(const struct server_endpoint *ep, char *err, size_t 
     return fd;
 }
 
+void server_make_socket_dir(const char *spec)
+{
+    char dir[256];
+    char *slash;
+
+    if (strncmp(spec, "unix:", 5) != 0)
+        return;
+    snprintf(dir, sizeof(dir), "%s", spec + 5);
+    if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
+        return;
+    *slash = 0;
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+        log_warn("mkdir %s", dir);
+}
+
 int server_listen(struct server *srv, const char *spec, int mode, char *err, size_t errlen)
 {
     struct server_endpoint ep;

@@ -51,6 +51,9 @@ void server_set_limits(struct server *srv, const struct server_limits *lim);
 void server_set_reload(struct server *srv, void (*reload)(void *app));
 /* Binds and listens (a unix socket gets mode `mode`; a stale socket file is
  * replaced, a live one is an error).  Returns 0 or -1 with err. */
+/* Creates the directory of a unix:PATH listen string (mode 0755) if missing;
+ * inet: strings and failures other than EEXIST only log. */
+void server_make_socket_dir(const char *spec);
 int server_listen(struct server *srv, const char *spec, int mode, char *err, size_t errlen);
 /* Serves until SIGTERM/SIGINT; returns 0.  Listeners must exist. */
 int server_run(struct server *srv);

@@ -126,21 +126,6 @@ static int explain(struct pol_service *svc)
     return 0;
 }
 
-static void make_socket_dir(const char *spec)
-{
-    char dir[256];
-    char *slash;
-
-    if (strncmp(spec, "unix:", 5) != 0)
-        return;
-    snprintf(dir, sizeof(dir), "%s", spec + 5);
-    if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
-        return;
-    *slash = 0;
-    if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-        log_warn("mkdir %s", dir);
-}
-
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -275,7 +260,7 @@ int main(int argc, char **argv)
         for (i = 0; i < svc.conf->nlisten; i++)
             listen[nlisten++] = svc.conf->listen[i];
     for (i = 0; i < nlisten; i++) {
-        make_socket_dir(listen[i]);
+        server_make_socket_dir(listen[i]);
         if (server_listen(main_srv, listen[i], svc.conf->socket_mode, err, sizeof(err)) < 0)
             log_fatalx(1, "cannot listen: %s", err);
         if (*svc.conf->socket_group && strncmp(listen[i], "unix:", 5) == 0) {

@@ -170,21 +170,6 @@ static int tlsd_explain(const struct tlsp_conf *conf, const char *key, int trans
     return 0;
 }
 
-static void make_socket_dir(const char *spec)
-{
-    char dir[256];
-    char *slash;
-
-    if (strncmp(spec, "unix:", 5) != 0)
-        return;
-    snprintf(dir, sizeof(dir), "%s", spec + 5);
-    if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
-        return;
-    *slash = 0;
-    if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-        log_warn("mkdir %s", dir);
-}
-
 static void usage(FILE *fp)
 {
     fprintf(fp, "usage: " PROG " [-c FILE] [-f] [-v] [--syslog|--stderr] [--listen SPEC]\n"
@@ -304,7 +289,7 @@ int main(int argc, char **argv)
     if ((svc.srv = server_new(&tlsd_proto, &svc, &lim)) == NULL)
         log_fatal(1, "cannot create the event loop");
     server_set_reload(svc.srv, tlsd_reload);
-    make_socket_dir(listen);
+    server_make_socket_dir(listen);
     if (server_listen(svc.srv, listen, tlsp_daemon(svc.conf)->socket_mode, err, sizeof(err)) < 0)
         log_fatalx(1, "cannot listen: %s", err);
     if (global_drop_privileges(tlsp_daemon(svc.conf)->user, err, sizeof(err)) < 0)
