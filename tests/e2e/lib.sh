@@ -276,6 +276,53 @@ policyd_start() {
 }
 policyd_stop() { daemon_stop policyd; }
 
+# nginx_start NAME ROOT PORT CERT [CONF]: Debian's nginx (foreground, private
+# prefix $E2E_DIR/NAME.nginx/) serving ROOT/$host over HTTPS on
+# 127.0.0.1:PORT with $PKI/CERT.crt/.key: one web root per host name, the
+# layout of `postseal-keys wkd` (ROOT/openpgpkey.DOMAIN/..., ROOT/DOMAIN/...).
+# CONF, when given, is included in the server block instead of the built-in
+# WKD location (e.g. contrib/web/nginx-wkd.conf).  Access log:
+# $E2E_DIR/NAME.nginx/access.log ("HOST URI STATUS").  Stop: daemon_stop NAME.
+nginx_start() {
+    local name=$1 root=$2 port=$3 cert=$4 conf=${5:-} d
+    d=$E2E_DIR/$name.nginx
+    mkdir -p "$d/tmp" && chmod 0755 "$d" || return 1
+    if [ -z "$conf" ]; then
+        conf=$d/wkd.conf
+        cat >"$conf" <<EOF
+location /.well-known/openpgpkey/ {
+    default_type application/octet-stream;
+    add_header Access-Control-Allow-Origin * always;
+}
+EOF
+    fi
+    cat >"$d/nginx.conf" <<EOF
+daemon off;
+worker_processes 1;
+pid $d/nginx.pid;
+error_log $d/error.log info;
+events { worker_connections 64; }
+http {
+    log_format hostlog '\$host \$request_uri \$status';
+    access_log $d/access.log hostlog;
+    client_body_temp_path $d/tmp/body;
+    proxy_temp_path $d/tmp/proxy;
+    fastcgi_temp_path $d/tmp/fastcgi;
+    uwsgi_temp_path $d/tmp/uwsgi;
+    scgi_temp_path $d/tmp/scgi;
+    server {
+        listen 127.0.0.1:$port ssl;
+        server_name _;
+        ssl_certificate $PKI/$cert.crt;
+        ssl_certificate_key $PKI/$cert.key;
+        root $root/\$host;
+        include $conf;
+    }
+}
+EOF
+    daemon_start "$name" "inet:$port" nginx -p "$d" -c "$d/nginx.conf"
+}
+
 # sasl_start USER:PASSWORD...: a private Dovecot auth service (no mail
 # protocols) with these plaintext users, socket $E2E_DIR/dovecot/run/auth-postfix
 # (mode 0666) in SASL_PATH; log $E2E_DIR/dovecot/dovecot.log.  Wire it to an
