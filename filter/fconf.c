@@ -30,6 +30,31 @@ static const char *const fc_order_names[] = {"first-match", "most-specific", NUL
 static const char *const fc_malformed_names[] = {"defer", "bounce", NULL};
 static const char *const fc_cipher_names[] = {"aes256-cbc", "aes256-gcm", NULL};
 
+/* hidden_recipients = auto|yes|no (yes/no also as true/false, on/off, 1/0,
+ * as cfg_bool takes them: the key was boolean before auto existed). */
+static void fc_hidden(struct cfg_diag *diag, const struct cfg_entry *e, int *out)
+{
+    static const char *const yes[] = {"yes", "true", "on", "1"};
+    static const char *const no[] = {"no", "false", "off", "0"};
+    size_t i;
+
+    if (strcasecmp(e->value, "auto") == 0) {
+        *out = FC_HIDDEN_AUTO;
+        return;
+    }
+    for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (strcasecmp(e->value, yes[i]) == 0) {
+            *out = FC_HIDDEN_YES;
+            return;
+        }
+        if (strcasecmp(e->value, no[i]) == 0) {
+            *out = FC_HIDDEN_NO;
+            return;
+        }
+    }
+    cfg_error(diag, e->line, "%s: \"%s\" is not auto, yes or no", e->key, e->value);
+}
+
 const char *fconf_encrypt_name(int v)
 {
     return v >= 0 && v <= FC_ENC_REQUIRED ? fc_enc_names[v] : "?";
@@ -256,7 +281,7 @@ static void fc_main_entry(struct fconf *fc, struct cfg_diag *diag, const struct 
     } else if (strcmp(e->key, "rule_order") == 0) {
         cfg_enum(diag, e, fc_order_names, &fc->order);
     } else if (strcmp(e->key, "hidden_recipients") == 0) {
-        cfg_bool(diag, e, &fc->hidden_recipients);
+        fc_hidden(diag, e, &fc->hidden_recipients);
     } else if (strcmp(e->key, "hold_reinject") == 0) {
         if (reinject_parse_hostport(&fc->hold, e->value) < 0)
             cfg_error(diag, e->line, "hold_reinject: expected HOST:PORT (e.g. 127.0.0.1:10027)");

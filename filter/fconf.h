@@ -16,6 +16,8 @@ enum { FC_NOKEY_DEFER, FC_NOKEY_BOUNCE, FC_NOKEY_HOLD, FC_NOKEY_NOTICE };
 enum { FC_METH_PGP = 1, FC_METH_SMIME = 2 };
 enum { FC_FIRST_MATCH, FC_MOST_SPECIFIC };
 enum { FC_MALFORMED_DEFER, FC_MALFORMED_BOUNCE };
+/* [filter] hidden_recipients: auto = hidden when one OpenPGP message has more than one recipient */
+enum { FC_HIDDEN_AUTO, FC_HIDDEN_YES, FC_HIDDEN_NO };
 enum { FC_CIPHER_CBC, FC_CIPHER_GCM };
 
 /* What a rule (or [filter], for the defaults) sets; -1 / 0 methods = unset. */
@@ -70,7 +72,7 @@ struct fconf {
     off_t max_size;
     int malformed;
     int order;
-    int hidden_recipients;
+    int hidden_recipients; /* FC_HIDDEN_* */
     char *notice_from;
     struct fc_action defaults;
     struct keystore_conf ks;

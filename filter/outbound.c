@@ -10,7 +10,10 @@
  * named in To/Cc share one message encrypted to all their keys (they see each
  * other anyway); every other recipient (Bcc) gets a message of its own,
  * encrypted to its key only, so no one learns of a Bcc recipient from the key
- * ids.  No Bcc header is ever written.
+ * ids.  No Bcc header is ever written.  OpenPGP key ids (hidden_recipients):
+ * auto hides them (gpg --throw-keyids) exactly when one message is encrypted
+ * to more than one key, so a recipient learns nothing of the others' keys; a
+ * copy for one key shows its key id.
  *
  * Order.  Every decision and every transformation is made first (temp files);
  * only when all succeeded is anything reinjected.  So a missing key with
@@ -334,6 +337,21 @@ static int ob_signer_temp(struct ferr *err)
     return FERR_TEMP;
 }
 
+/* How many different OpenPGP keys group g encrypts to (two recipients may
+ * share one, e.g. a domain's gateway key). */
+static size_t ob_distinct_keys(const struct ob *o, const struct ob_group *g)
+{
+    size_t i, j, n = 0;
+
+    for (i = 0; i < g->n; i++) {
+        for (j = 0; j < i; j++)
+            if (strcasecmp(o->r[g->idx[i]].fpr, o->r[g->idx[j]].fpr) == 0)
+                break;
+        n += j == i;
+    }
+    return n;
+}
+
 /* Runs the crypto module for group g: inner entity at inner_fd -> ent. */
 static int ob_crypto(struct ob *o, struct ob_group *g, int inner_fd, FILE *ent, struct ferr *err)
 {
@@ -354,7 +372,12 @@ static int ob_crypto(struct ob *o, struct ob_group *g, int inner_fd, FILE *ent, 
 
         if (o->pgp == NULL && (rc = pgp_open(&o->pgp, keys_gnupg_home(o->keys), err)) != FERR_OK)
             return FERR_TEMP;
-        pgp_set_hidden_recipients(o->pgp, o->fc->hidden_recipients);
+        /* auto: key ids hidden when this one message goes to several
+         * recipients (none of them learns the others' keys); a message for
+         * one recipient shows its key id (it reveals nobody else) */
+        pgp_set_hidden_recipients(o->pgp, o->fc->hidden_recipients == FC_HIDDEN_YES ||
+                                              (o->fc->hidden_recipients == FC_HIDDEN_AUTO &&
+                                               encrypt && ob_distinct_keys(o, g) > 1));
         if (sk != NULL) {
             if (ob_keystore(o, err) != FERR_OK)
                 return FERR_TEMP;

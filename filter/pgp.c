@@ -15,6 +15,10 @@
  * fetched and checked with keystore_pgp_usable right before use, and only then is gpg told to
  * trust it (GPGME_ENCRYPT_ALWAYS_TRUST: postseal does not use the web of trust, see keystore.c).
  * After every operation invalid recipients/signers and the signature count are checked.
+ * Hidden recipients (pgp_set_hidden_recipients): every key id in the public-key encrypted session
+ * key packets is zero (gpg --throw-keyids); a signer's key id stays inside the encrypted data, so
+ * only the recipients see it.  gpg.conf's encrypt-to is never applied (--no-encrypt-to): the
+ * message is encrypted to exactly the keys given.
  *
  * Failure: I/O errors, gpg/agent failures, missing keys: FERR_TEMP (4.3.0).  A key that is not
  * usable (expired, revoked, no encryption subkey, rejected by gpg): FERR_PERM (5.7.1).
@@ -332,7 +336,10 @@ int pgp_encrypt(struct pgp *p, int in_fd, const char *const *recipient_keys, siz
     char boundary[CIO_BOUNDARY_SIZE];
     gpgme_key_t *keys = NULL;
     gpgme_data_t din = NULL, dout = NULL;
-    gpgme_encrypt_flags_t flags = GPGME_ENCRYPT_ALWAYS_TRUST;
+    /* exactly the recipients the policy chose: an encrypt-to or
+     * hidden-encrypt-to in gnupg_home's gpg.conf would add a key (and, with
+     * a visible key id, name it on a message for one recipient) */
+    gpgme_encrypt_flags_t flags = GPGME_ENCRYPT_ALWAYS_TRUST | GPGME_ENCRYPT_NO_ENCRYPT_TO;
     gpgme_error_t ge;
     struct pgp_io io;
     size_t i;

@@ -39,10 +39,13 @@ rnpkeys --homedir rnph --import gw.asc >/dev/null 2>&1 || e2e_die "rnp import fa
 gpgconf --homedir "$GH" --kill all 2>/dev/null
 chown -R nobody: "$GH"
 
+# hidden_recipients = no: the two-recipient message below shows both key ids
+# (the default auto would hide them, and rnp 0.16 cannot decrypt that)
 e2e_file filter.ini <<EOF >/dev/null
 [filter]
 reinject = 127.0.0.1:$((PS_PORT_BASE + 1))
 gnupg_home = $GH
+hidden_recipients = no
 [filter signkey gw]
 pgp_key = $GW
 [filter rule sign-only]

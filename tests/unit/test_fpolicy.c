@@ -165,6 +165,39 @@ Test(fconf, errors_with_file_and_line)
     AT(18, "[filter bogus x]: unknown section");
 }
 
+Test(fconf, hidden_recipients_auto_yes_no)
+{
+    static const struct {
+        const char *value;
+        int want; /* -1: a FILE:LINE error */
+    } cases[] = {{NULL, FC_HIDDEN_AUTO},  {"auto", FC_HIDDEN_AUTO}, {"AUTO", FC_HIDDEN_AUTO},
+                 {"yes", FC_HIDDEN_YES},  {"true", FC_HIDDEN_YES},  {"no", FC_HIDDEN_NO},
+                 {"off", FC_HIDDEN_NO},   {"sometimes", -1},        {"", -1}};
+    char text[200], want[200];
+    size_t i;
+    int errors;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct fconf *fc;
+
+        if (cases[i].value)
+            snprintf(text, sizeof(text), "[filter]\nhidden_recipients = %s\n", cases[i].value);
+        else
+            snprintf(text, sizeof(text), "[filter]\n");
+        fc = load(text, &errors, NULL);
+        if (cases[i].want < 0) {
+            cr_assert_null(fc, "hidden_recipients = %s accepted", cases[i].value);
+            snprintf(want, sizeof(want), "%s:2: hidden_recipients: \"%s\" is not auto, yes or no",
+                     ini_path, cases[i].value);
+            HAS_ERROR(want);
+            continue;
+        }
+        cr_assert_not_null(fc, "%s: %s", text, errors_text());
+        cr_assert_eq(fc->hidden_recipients, cases[i].want, "%s", text);
+        fconf_free(fc);
+    }
+}
+
 Test(fconf, hold_needs_a_holding_smtpd)
 {
     int errors;
