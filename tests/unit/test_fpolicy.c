@@ -170,9 +170,9 @@ Test(fconf, hidden_recipients_auto_yes_no)
     static const struct {
         const char *value;
         int want; /* -1: a FILE:LINE error */
-    } cases[] = {{NULL, FC_HIDDEN_AUTO},  {"auto", FC_HIDDEN_AUTO}, {"AUTO", FC_HIDDEN_AUTO},
-                 {"yes", FC_HIDDEN_YES},  {"true", FC_HIDDEN_YES},  {"no", FC_HIDDEN_NO},
-                 {"off", FC_HIDDEN_NO},   {"sometimes", -1},        {"", -1}};
+    } cases[] = {{NULL, FC_HIDDEN_AUTO}, {"auto", FC_HIDDEN_AUTO}, {"AUTO", FC_HIDDEN_AUTO},
+                 {"yes", FC_HIDDEN_YES}, {"true", FC_HIDDEN_YES},  {"no", FC_HIDDEN_NO},
+                 {"off", FC_HIDDEN_NO},  {"sometimes", -1},        {"", -1}};
     char text[200], want[200];
     size_t i;
     int errors;
