@@ -33,6 +33,14 @@ struct keys_result {
 struct keys *keys_new(const struct cfg *cfg, struct cfg_diag *diag);
 void keys_free(struct keys *k);
 
+/* WKD (draft-koch-openpgp-webkey-service): the z-base-32 SHA-1 hash of the
+ * ASCII-lowercased local part, as used in .well-known/openpgpkey/.../hu/HASH
+ * (32 characters; hlen >= 33).  Used by lookups and by postseal-keys. */
+void keys_wkd_hash(const char *local, char *hash, size_t hlen);
+/* Splits and checks a mail address: local part (as written) and domain
+ * (lowercased).  -1 when it is no plain address. */
+int keys_addr_split(const char *addr, char *local, size_t llen, char *domain, size_t dlen);
+
 /* The GnuPG home that discovered keys are imported into. */
 const char *keys_gnupg_home(const struct keys *k);
 

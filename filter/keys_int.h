@@ -74,7 +74,6 @@ struct keys {
 
 /* keys.c */
 void keys_note(struct keys *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int keys_addr_split(const char *addr, char *local, size_t llen, char *domain, size_t dlen);
 
 /* keys_cfg.c */
 struct keys *keys_cfg_new(const struct cfg *cfg, struct cfg_diag *diag);

@@ -77,21 +77,31 @@ static void keys_pct(const char *in, char *out, size_t outlen)
     out[o] = 0;
 }
 
-/* draft-koch-openpgp-webkey-service: hash of the ASCII-lowercased local part
- * (SHA-1, z-base-32), l= the local part as written, percent-encoded. */
-int keys_wkd_urls(const char *addr, char *adv, size_t alen, char *direct, size_t dlen)
+/* draft-koch-openpgp-webkey-service: z-base-32 of the SHA-1 of the
+ * ASCII-lowercased local part (32 characters; hlen >= 33).  Shared with
+ * postseal-keys, which writes the files this names. */
+void keys_wkd_hash(const char *local, char *hash, size_t hlen)
 {
-    char local[128], domain[256], lower[128], hash[40], pl[400];
     unsigned char md[SHA_DIGEST_LENGTH];
+    char lower[128];
     size_t i;
 
-    if (keys_addr_split(addr, local, sizeof(local), domain, sizeof(domain)) < 0)
-        return -1;
-    for (i = 0; local[i]; i++)
+    for (i = 0; local[i] && i + 1 < sizeof(lower); i++)
         lower[i] = (char)tolower((unsigned char)local[i]);
     lower[i] = 0;
     SHA1((const unsigned char *)lower, strlen(lower), md);
-    keys_zbase32(md, sizeof(md), hash, sizeof(hash));
+    keys_zbase32(md, sizeof(md), hash, hlen);
+}
+
+/* The WKD URLs of addr: the hash, l= the local part as written,
+ * percent-encoded. */
+int keys_wkd_urls(const char *addr, char *adv, size_t alen, char *direct, size_t dlen)
+{
+    char local[128], domain[256], hash[40], pl[400];
+
+    if (keys_addr_split(addr, local, sizeof(local), domain, sizeof(domain)) < 0)
+        return -1;
+    keys_wkd_hash(local, hash, sizeof(hash));
     keys_pct(local, pl, sizeof(pl));
     snprintf(adv, alen, "https://openpgpkey.%s/.well-known/openpgpkey/%s/hu/%s?l=%s", domain,
              domain, hash, pl);

@@ -275,6 +275,7 @@ static const char *const cfg_owners[] = {
     "filter",    /* postseal-filter, outbound */
     "keys",      /* key discovery and cache */
     "inbound",   /* postseal-filter, inbound */
+    "publish",   /* postseal-keys: publishing our own keys */
     NULL,
 };
 
@@ -303,7 +304,7 @@ void cfg_check_owners(const struct cfg *cfg, struct cfg_diag *diag)
         if (cfg_owners[j] == NULL)
             cfg_error(diag, e->line,
                       "unknown section [%s] (sections start with global, policy, "
-                      "tlspolicy, sendmail, filter, keys or inbound)",
+                      "tlspolicy, sendmail, filter, keys, inbound or publish)",
                       e->section);
     }
 }
