@@ -63,6 +63,9 @@ struct publish_keys {
  * gateway key without its user ID, ...). */
 int publish_pgp_collect(const struct publish_conf *pc, struct publish_keys *out);
 void publish_keys_free(struct publish_keys *pk);
+/* Walks the OpenPGP packets of data (binary): 0 when they are well-formed
+ * and none is a secret key packet (tag 5 or 7), else -1 with why. */
+int publish_pgp_public_only(const unsigned char *data, size_t len, char *why, size_t wlen);
 
 /* Writes the WKD tree for keys into dir, replacing it atomically
  * (publish_wkd.c).  0 or -1 after reporting. */

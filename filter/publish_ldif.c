@@ -224,7 +224,8 @@ static void ldif_file(struct ldif_run *r, const char *path)
     char *data, addrs[16][256], local[256], *at;
     STACK_OF(X509) *leaves = NULL, *chain = NULL;
     struct ldif_entry *used[64];
-    int has_key, i, j, k, nused = 0;
+    int has_key, i, j, k, nused = 0, begins;
+    const char *p;
     unsigned long err;
     size_t len;
     BIO *bio;
@@ -255,10 +256,21 @@ static void ldif_file(struct ldif_run *r, const char *path)
             sk_X509_push(chain, x);
     }
     err = ERR_peek_last_error();
-    ERR_clear_error();
-    if (ERR_GET_REASON(err) != PEM_R_NO_START_LINE || k == 0) {
-        publish_note("%s: %s", path,
-                     k == 0 ? "no PEM certificate in the file" : "malformed certificate");
+    /* OpenSSL 3 may report a garbled certificate as "no start line": count
+     * the BEGIN lines ourselves */
+    for (p = data, begins = 0; (p = strstr(p, "-----BEGIN ")) != NULL; p += 11)
+        if (strncmp(p + 11, "CERTIFICATE-----", 16) == 0 ||
+            strncmp(p + 11, "X509 CERTIFICATE-----", 21) == 0 ||
+            strncmp(p + 11, "TRUSTED CERTIFICATE-----", 24) == 0)
+            begins++;
+    if (ERR_GET_REASON(err) != PEM_R_NO_START_LINE || begins > k) {
+        publish_note("%s: malformed certificate #%d: %s", path, k + 1,
+                     ERR_reason_error_string(err) ? ERR_reason_error_string(err) : "?");
+        r->failed = 1;
+        goto done;
+    }
+    if (k == 0) {
+        publish_note("%s: no PEM certificate in the file", path);
         r->failed = 1;
         goto done;
     }
@@ -308,6 +320,7 @@ static void ldif_file(struct ldif_run *r, const char *path)
                 goto done;
             }
 done:
+    ERR_clear_error();
     sk_X509_pop_free(leaves, X509_free);
     sk_X509_pop_free(chain, X509_free);
     BIO_free(bio);

@@ -94,18 +94,18 @@ static int publish_rm(const char *path, const struct stat *st, int flag, struct 
     return 0;
 }
 
-/* The key's encryption secret is here: an encryption subkey whose keygrip
- * file exists (stat only).  Whether that subkey is usable is
- * keystore_pgp_usable's question, so a revoked key of ours is reported as
- * revoked, not as "no secret key". */
-static int publish_has_secret(const char *home, gpgme_key_t key)
+/* Secret key material of the key is here: a subkey (enc_only: an encryption
+ * subkey) whose keygrip has a file in private-keys-v1.d (stat only, never
+ * read).  Whether that subkey is usable is keystore_pgp_usable's question,
+ * so a revoked key of ours is reported as revoked, not as "no secret key". */
+static int publish_has_secret(const char *home, gpgme_key_t key, int enc_only)
 {
     gpgme_subkey_t sk;
     char path[4096];
     struct stat st;
 
     for (sk = key->subkeys; sk != NULL; sk = sk->next) {
-        if (!sk->can_encrypt || sk->keygrip == NULL)
+        if ((enc_only && !sk->can_encrypt) || sk->keygrip == NULL)
             continue;
         if (snprintf(path, sizeof(path), "%s/private-keys-v1.d/%s.key", home, sk->keygrip) <
                 (int)sizeof(path) &&
@@ -156,7 +156,8 @@ static int publish_add(struct publish_run *r, const char *addr, gpgme_key_t key)
 static int publish_key(struct publish_run *r, gpgme_key_t key)
 {
     const struct publish_conf *pc = r->pc;
-    int secret = publish_has_secret(pc->gnupg_home, key);
+    int secret = publish_has_secret(pc->gnupg_home, key, 0);
+    int enc_secret = publish_has_secret(pc->gnupg_home, key, 1);
     int gateway =
         pc->gateway_key != NULL && key->fpr != NULL && strcasecmp(key->fpr, pc->gateway_key) == 0;
     gpgme_user_id_t uid;
@@ -167,7 +168,7 @@ static int publish_key(struct publish_run *r, gpgme_key_t key)
         return 0;
     if (gateway) {
         r->gw_seen = 1;
-        r->gw_secret = secret;
+        r->gw_secret = enc_secret;
         if (keystore_pgp_usable(key, NULL, KEYSTORE_ENCRYPT, why, sizeof(why)) < 0)
             snprintf(r->gw_bad, sizeof(r->gw_bad), "%s", why);
     }
@@ -188,6 +189,12 @@ static int publish_key(struct publish_run *r, gpgme_key_t key)
         if (keystore_pgp_usable(key, addr, KEYSTORE_ENCRYPT, why, sizeof(why)) < 0) {
             publish_note("skipped key %s for %s: %s", key->fpr, addr,
                          publish_reason(why, key->fpr, rbuf, sizeof(rbuf)));
+            continue;
+        }
+        if (!enc_secret && !pc->keys_all && !gateway) {
+            publish_note("skipped key %s for %s: the secret of its encryption subkey is not in "
+                         "%s, so this gateway could not decrypt for it (keys = secret)",
+                         key->fpr, addr, pc->gnupg_home);
             continue;
         }
         if (publish_add(r, addr, key) < 0)
@@ -240,7 +247,7 @@ static int publish_gateway_check(struct publish_run *r)
 
 /* Walks the OpenPGP packets of data: -1 if one is a secret key packet or
  * the data is not well-formed. */
-static int publish_public_only(const unsigned char *p, size_t len, char *why, size_t wlen)
+int publish_pgp_public_only(const unsigned char *p, size_t len, char *why, size_t wlen)
 {
     size_t off = 0;
 
@@ -392,7 +399,7 @@ static int publish_export_addr(const struct publish_conf *pc, gpgme_ctx_t hctx,
         publish_note("export for %s is empty", pa->addr);
         goto done;
     }
-    if (publish_public_only((unsigned char *)pa->data, pa->len, why, sizeof(why)) < 0) {
+    if (publish_pgp_public_only((unsigned char *)pa->data, pa->len, why, sizeof(why)) < 0) {
         publish_note("export for %s refused: %s", pa->addr, why);
         goto done;
     }
