@@ -1,0 +1,218 @@
+#!/bin/bash
+# postseal-keys end to end, gateway to gateway: gateway B publishes its keys
+# (`postseal-keys wkd` into a tree served by Debian's nginx over HTTPS with
+# the shipped contrib/web/nginx-wkd-location.conf; `postseal-keys ldif`
+# loaded with ldapadd into a real slapd), gateway A's key discovery
+# (`postseal-filter --lookup` with [keys] methods = wkd / ldap) finds them:
+# personal keys by the advanced and the direct method with only the
+# address's user ID, the domain gateway key, S/MIME certificates with their
+# intermediate.  A revoked key is not served; revoking a key and publishing
+# again takes it off the running server (atomic swap, no temp dirs left).
+. "$(dirname "$0")/lib.sh"
+
+need_prog "$POSTSEAL_FILTER"
+# postseal-keys runs as the operator (root here), never as nobody: no copy needed
+if [ "${SANITIZE:-}" = 1 ]; then
+    KEYS=${POSTSEAL_KEYS:-$E2E_ROOT/build-san/bin/postseal-keys}
+else
+    KEYS=${POSTSEAL_KEYS:-$E2E_ROOT/filter/postseal-keys}
+fi
+need_prog "$KEYS"
+for p in nginx slapd ldapadd ldapsearch gpg curl python3 /usr/lib/gnupg/gpg-wks-client; do
+    command -v "$p" >/dev/null 2>&1 || e2e_die "missing $p (tests/deps.d/publish.txt)"
+done
+DATA=$E2E_RUN/publish-data
+sh "$E2E_ROOT/tests/unit/fixtures/publish.sh" "$DATA" >"$E2E_DIR/fixtures.log" 2>&1 ||
+    e2e_die "cannot make test keys: $(tail -n 3 "$E2E_DIR/fixtures.log")"
+HTTPS=$(e2e_port 60)
+LDAPP=$(e2e_port 61)
+
+# --- gateway B: its own GnuPG home (a copy: this test revokes a key in it)
+cp -a "$DATA/gnupg" "$E2E_DIR/b.gnupg" || e2e_die "cannot copy the GnuPG home"
+GW=$(cat "$DATA/gw.fpr")
+BOB=$(cat "$DATA/bob.fpr")
+WKD=$E2E_DIR/wkd
+B_INI=$E2E_DIR/b.ini
+cat >"$B_INI" <<INI
+[inbound]
+gnupg_home = $E2E_DIR/b.gnupg
+
+[publish]
+domains = b.test
+gateway_key = $GW
+wkd_dir = $WKD
+ldif_file = $E2E_DIR/b.ldif
+ldif_base = ou=people,dc=b,dc=test
+smime_certs = $DATA/smime
+INI
+"$KEYS" -c "$B_INI" --check >"$E2E_DIR/check.out" 2>&1
+is "postseal-keys --check exits 0" 0 "$?"
+file_has "--check: configuration OK" "$E2E_DIR/check.out" "^configuration OK"
+"$KEYS" -v -c "$B_INI" wkd >"$E2E_DIR/wkd.out" 2>&1
+is "postseal-keys wkd exits 0" 0 "$?"
+file_has "revoked key skipped with its reason" "$E2E_DIR/wkd.out" \
+    "skipped key $(cat "$DATA/carol.fpr") for carol@b.test: key is revoked"
+file_has "summary" "$E2E_DIR/wkd.out" "wkd: 5 address\(es\), 6 key\(s\), 1 domain\(s\)"
+is "no temporary trees next to the export" 0 "$(ls -a "$E2E_DIR" | grep -c '^\.wkd\.')"
+
+# --- served by nginx over HTTPS, both host names (certificate from the test PKI)
+pki_cert wkd openpgpkey.b.test 2048 ca "DNS:openpgpkey.b.test,DNS:b.test" ||
+    e2e_die "cannot make the web server certificate"
+nginx_start web "$WKD" "$HTTPS" wkd "$E2E_ROOT/contrib/web/nginx-wkd-location.conf" ||
+    e2e_die "nginx did not start"
+ACCESS=$E2E_DIR/web.nginx/access.log
+hash() { /usr/lib/gnupg/gpg-wks-client --print-wkd-hash "$1" | cut -d' ' -f1; }
+get() { # URL OUTFILE: prints the HTTP status
+    curl -s -o "$2" -w '%{http_code}' --cacert "$PKI/ca.crt" \
+        --connect-to "openpgpkey.b.test:443:127.0.0.1:$HTTPS" \
+        --connect-to "b.test:443:127.0.0.1:$HTTPS" -D "$2.headers" "$1"
+}
+ADV=https://openpgpkey.b.test/.well-known/openpgpkey/b.test
+is "advanced URL (gpg-wks-client's hash) serves bob's key" 200 \
+    "$(get "$ADV/hu/$(hash bob@b.test)?l=bob" "$E2E_DIR/bob.adv")"
+is "direct URL serves the same bytes" 200 \
+    "$(get "https://b.test/.well-known/openpgpkey/hu/$(hash bob@b.test)?l=bob" "$E2E_DIR/bob.dir")"
+ok "advanced and direct identical" cmp "$E2E_DIR/bob.adv" "$E2E_DIR/bob.dir"
+file_has "Content-Type application/octet-stream" "$E2E_DIR/bob.adv.headers" \
+    "^[Cc]ontent-[Tt]ype: application/octet-stream"
+file_has "Access-Control-Allow-Origin: *" "$E2E_DIR/bob.adv.headers" \
+    "^[Aa]ccess-[Cc]ontrol-[Aa]llow-[Oo]rigin: \*"
+is "policy file (advanced)" 200 "$(get "$ADV/policy" "$E2E_DIR/policy")"
+is "policy file (direct)" 200 "$(get "https://b.test/.well-known/openpgpkey/policy" "$E2E_DIR/policy2")"
+is "served key: only bob@b.test's user ID (gpg --show-keys)" "Bob <bob@b.test>" \
+    "$(gpg --show-keys --with-colons "$E2E_DIR/bob.adv" 2>/dev/null | awk -F: '$1=="uid"{print $10}')"
+is "served key: bob's fingerprint" "$BOB" \
+    "$(gpg --show-keys --with-colons "$E2E_DIR/bob.adv" 2>/dev/null | awk -F: '$1=="fpr"{print $10; exit}')"
+is "served key: no secret key packet" 0 \
+    "$(gpg --list-packets "$E2E_DIR/bob.adv" 2>/dev/null | grep -ci 'secret')"
+is "revoked carol: 404" 404 "$(get "$ADV/hu/$(hash carol@b.test)" "$E2E_DIR/carol")"
+is "expired old: 404" 404 "$(get "$ADV/hu/$(hash old@b.test)" "$E2E_DIR/old")"
+is "no directory listing" 404 "$(get "$ADV/hu/" "$E2E_DIR/list")"
+is "POST refused" 403 "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$PKI/ca.crt" \
+    --connect-to "openpgpkey.b.test:443:127.0.0.1:$HTTPS" -X POST "$ADV/policy")"
+
+# --- gateway A looks B's keys up, as its filter would
+conf() { # NAME [keys] lines...
+    local n=$1
+    shift
+    rm -rf "$E2E_DIR/$n.gnupg" "$E2E_DIR/$n.mdb"*
+    mkdir -p "$E2E_DIR/$n.gnupg" && chmod 700 "$E2E_DIR/$n.gnupg"
+    {
+        printf '[filter]\ngnupg_home = %s\n\n[keys]\n' "$E2E_DIR/$n.gnupg"
+        printf 'cache_file = %s\nca_file = %s\ntimeout = 3s\n' "$E2E_DIR/$n.mdb" "$PKI/ca.crt"
+        printf '%s\n' "$@"
+    } >"$E2E_DIR/$n.ini"
+}
+OUT=$E2E_DIR/out
+lookup() { # CONF ADDR
+    "$POSTSEAL_FILTER" -c "$E2E_DIR/$1.ini" --lookup "$2" >"$OUT" 2>&1
+    RC=$?
+    cp "$OUT" "$E2E_DIR/out.$1.$2"
+}
+uids_in() {
+    gpg --homedir "$E2E_DIR/$1.gnupg" --batch --with-colons --list-keys 2>/dev/null |
+        awk -F: '$1=="uid"{print $10}'
+}
+
+conf a "methods = wkd" "gateway_localpart = openpgp-gateway" \
+    "connect_to = openpgpkey.b.test:443:127.0.0.1:$HTTPS" "connect_to = b.test:443:127.0.0.1:$HTTPS"
+lookup a bob@b.test
+is "A finds bob@b.test by WKD (exit 0)" 0 "$RC"
+file_has "A: bob's fingerprint" "$OUT" "found OpenPGP key $BOB"
+file_has "A: from the advanced URL" "$OUT" "from: $ADV/hu/$(hash bob@b.test)"
+is "A's keyring: bob's key with only his user ID" "Bob <bob@b.test>" "$(uids_in a)"
+lookup a Bob@B.test
+is "mixed-case address finds the same key" 0 "$RC"
+lookup a gina@b.test
+is "A finds gina (two keys published)" 0 "$RC"
+lookup a nobody@b.test
+is "no personal key: the gateway key (exit 0)" 0 "$RC"
+file_has "A: the domain gateway key of <openpgp-gateway@b.test>" "$OUT" \
+    "found OpenPGP key $GW.*domain gateway key of <openpgp-gateway@b.test>"
+is "gateway key in A's keyring with the gateway user ID" 1 \
+    "$(uids_in a | grep -c 'openpgp-gateway@b.test')"
+is "the gateway key's other user ID did not travel" 0 "$(uids_in a | grep -c 'gw-admin')"
+lookup a carol@b.test
+file_lacks "revoked carol's key is not found" "$OUT" "found OpenPGP key $(cat "$DATA/carol.fpr")"
+file_has "carol gets the domain gateway key instead" "$OUT" "found OpenPGP key $GW"
+
+# direct method: openpgpkey.b.test does not resolve for this lookup
+conf direct "methods = wkd" "connect_to = b.test:443:127.0.0.1:$HTTPS"
+lookup direct erin2@b.test
+is "direct method finds erin2@b.test" 0 "$RC"
+file_has "from the direct URL" "$OUT" "from: https://b.test/.well-known/openpgpkey/hu/$(hash erin2@b.test)"
+is "served through the direct host name" 1 \
+    "$(grep -c "^b.test /.well-known/openpgpkey/hu/$(hash erin2@b.test)?l=erin2 200" "$ACCESS")"
+
+# --- B revokes bob's key and publishes again while nginx serves
+sed 's/^://' "$E2E_DIR/b.gnupg/openpgp-revocs.d/$BOB.rev" |
+    gpg --homedir "$E2E_DIR/b.gnupg" --batch --import >/dev/null 2>&1
+ino1=$(stat -c %i "$WKD")
+"$KEYS" -c "$B_INI" wkd >"$E2E_DIR/wkd2.out" 2>&1
+is "republish exits 0" 0 "$?"
+file_has "bob now skipped: revoked" "$E2E_DIR/wkd2.out" "skipped key $BOB for bob@b.test: key is revoked"
+isnt "a new tree was swapped in" "$ino1" "$(stat -c %i "$WKD")"
+is "no temporary trees left" 0 "$(ls -a "$E2E_DIR" | grep -c '^\.wkd\.')"
+is "nginx: bob's key is gone (404)" 404 "$(get "$ADV/hu/$(hash bob@b.test)" "$E2E_DIR/bob2")"
+is "nginx: the gateway key still served" 200 "$(get "$ADV/hu/$(hash openpgp-gateway@b.test)" "$E2E_DIR/gw2")"
+conf a2 "methods = wkd" "connect_to = openpgpkey.b.test:443:127.0.0.1:$HTTPS"
+lookup a2 bob@b.test
+is "a fresh lookup no longer finds bob (69)" 69 "$RC"
+
+# --- the gateway key without its user ID: a clear error, the tree stays
+sed -i "s/^gateway_key = .*/gateway_key = $(cat "$DATA/erin.fpr")/" "$B_INI"
+"$KEYS" -c "$B_INI" wkd >"$E2E_DIR/wkd3.out" 2>&1
+is "gateway key lacking openpgp-gateway@b.test: exit 1" 1 "$?"
+file_has "names the key and the fix" "$E2E_DIR/wkd3.out" \
+    "gpg --homedir $E2E_DIR/b.gnupg --quick-add-uid $(cat "$DATA/erin.fpr") openpgp-gateway@b.test"
+is "the served tree is unchanged" 200 "$(get "$ADV/hu/$(hash openpgp-gateway@b.test)" "$E2E_DIR/gw3")"
+
+# --- S/MIME: LDIF into a real slapd, found by A's LDAP lookup
+"$KEYS" -v -c "$B_INI" ldif >"$E2E_DIR/ldif.out" 2>&1
+is "postseal-keys ldif exits 0" 0 "$?"
+file_has "withkey.pem skipped (private key)" "$E2E_DIR/ldif.out" \
+    "skipped $DATA/smime/withkey.pem: it holds a private key"
+file_has "expired certificate skipped" "$E2E_DIR/ldif.out" "for expired@b.test: expired"
+file_lacks "no private key in the LDIF" "$E2E_DIR/b.ldif" "PRIVATE"
+mkdir -p "$E2E_DIR/ldap/db"
+cat >"$E2E_DIR/ldap/slapd.conf" <<CONF
+include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/inetorgperson.schema
+modulepath /usr/lib/ldap
+moduleload back_mdb
+pidfile $E2E_DIR/ldap/slapd.pid
+database mdb
+maxsize 10485760
+suffix "dc=b,dc=test"
+rootdn "cn=admin,dc=b,dc=test"
+rootpw secret
+directory $E2E_DIR/ldap/db
+access to * by * read
+CONF
+daemon_start slapd "inet:$LDAPP" slapd -d 256 -f "$E2E_DIR/ldap/slapd.conf" \
+    -h "ldap://127.0.0.1:$LDAPP/" || e2e_die "slapd did not start"
+printf 'dn: dc=b,dc=test\nobjectClass: dcObject\nobjectClass: organization\no: b\ndc: b\n\ndn: ou=people,dc=b,dc=test\nobjectClass: organizationalUnit\nou: people\n' \
+    >"$E2E_DIR/base.ldif"
+LDAPADD="ldapadd -x -H ldap://127.0.0.1:$LDAPP -D cn=admin,dc=b,dc=test -w secret"
+$LDAPADD -f "$E2E_DIR/base.ldif" >"$E2E_DIR/ldapadd0.log" 2>&1 ||
+    e2e_die "base entries: $(tail -n 2 "$E2E_DIR/ldapadd0.log")"
+$LDAPADD -f "$E2E_DIR/b.ldif" >"$E2E_DIR/ldapadd.log" 2>&1
+is "ldapadd loads the LDIF" 0 "$?"
+is "three entries added" 3 "$(grep -c '^adding new entry' "$E2E_DIR/ldapadd.log")"
+is "ldapsearch: ivy's entry has two certificates" 2 \
+    "$(ldapsearch -x -LLL -o ldif-wrap=no -H "ldap://127.0.0.1:$LDAPP" -b ou=people,dc=b,dc=test \
+        '(mail=ivy@b.test)' 'userCertificate;binary' | grep -c '^userCertificate;binary::')"
+conf l "methods = ldap" "smime_ca_file = $DATA/smime/ca.pem" "" \
+    "[keys ldap b]" "uri = ldap://127.0.0.1:$LDAPP" "base = ou=people,dc=b,dc=test"
+lookup l alice@b.test
+is "A finds alice's certificate in LDAP (exit 0)" 0 "$RC"
+file_has "A: S/MIME certificate for Alice" "$OUT" "found S/MIME certificate.*Alice"
+lookup l ivy@b.test
+is "ivy: found through the intermediate from her entry" 0 "$RC"
+lookup l subj@b.test
+is "subj (subject emailAddress only) found" 0 "$RC"
+lookup l expired@b.test
+is "expired certificate not published: not found" 69 "$RC"
+lookup l keyed@b.test
+is "the file with a private key was not published" 69 "$RC"
