@@ -36,6 +36,7 @@
 #include <openssl/bio.h>
 
 #include "inbound_int.h"
+#include "keys.h"
 #include "log.h"
 #include "mime.h"
 #include "pgp_in.h"
@@ -379,10 +380,62 @@ static int inbound_entity(struct inbound_ctx *c, int tfd, char *why, size_t whyl
 
 /* ---- signatures ---- */
 
+/* Shortens every URL in text to scheme://host/... (in place): the reasons of
+ * a key lookup name the URLs asked ("wkd: URL: HTTP 404 (no key)"); in the
+ * bounded result header the host and the answer matter, not the WKD hash. */
+static void inbound_short_urls(char *text)
+{
+    char *p = text, *host, *path, *end;
+
+    while ((p = strstr(p, "://")) != NULL) {
+        host = p + 3;
+        path = host + strcspn(host, "/ ;");
+        if (*path != '/') {
+            p = path;
+            continue;
+        }
+        end = path;
+        while (*end && !((end[0] == ':' || end[0] == ';') && (end[1] == ' ' || end[1] == 0)))
+            end++;
+        if (end - path > 4) {
+            memcpy(path, "/...", 4);
+            memmove(path + 4, end, strlen(end) + 1);
+        }
+        p = path + 4;
+    }
+}
+
+/* pgp_in's lookup hook (signer_lookup): the From address's key by the
+ * [keys] methods, imported into [inbound] gnupg_home. */
+static int inbound_signer_lookup(void *arg, const char *addr, char *fpr, size_t fprlen,
+                                 char *source, size_t srclen, char *why, size_t whylen)
+{
+    const struct inbound_cfg *ic = arg;
+    struct keys_result res;
+    struct ferr err;
+    int rc = keys_find_signer(ic->keys, ic->gnupg_home, addr, &res, &err);
+
+    if (rc == KEYS_FOUND) {
+        snprintf(fpr, fprlen, "%s", res.fpr);
+        snprintf(source, srclen, "%s", res.source);
+    } else {
+        snprintf(why, whylen, "%s", res.why[0] ? res.why : "no method found one");
+        inbound_short_urls(why);
+    }
+    keys_result_clear(&res);
+    return rc == KEYS_FOUND  ? PGP_IN_LOOKUP_FOUND
+           : rc == KEYS_TEMP ? PGP_IN_LOOKUP_TEMP
+                             : PGP_IN_LOOKUP_NONE;
+}
+
 static struct pgp_in *inbound_pgp(struct inbound_ctx *c, char *why, size_t whylen)
 {
-    if (c->pgp == NULL)
-        c->pgp = pgp_in_new(c->ic->gnupg_home, &c->ic->status, why, whylen);
+    if (c->pgp == NULL &&
+        (c->pgp = pgp_in_new(c->ic->gnupg_home, &c->ic->status, why, whylen)) != NULL) {
+        pgp_in_set_trust_wkd(c->pgp, c->ic->trust_wkd);
+        if (c->ic->keys != NULL)
+            pgp_in_set_lookup(c->pgp, inbound_signer_lookup, (void *)c->ic);
+    }
     return c->pgp;
 }
 
@@ -708,6 +761,11 @@ static int inbound_judge(struct inbound_ctx *c, char *reason, size_t len)
             act = inbound_worse(act, r->on_fail);
         }
         return act;
+    }
+    if ((req & INBOUND_REQ_VALID) && !s->valid && s->key_unreachable) {
+        /* the signer's key may exist: judged like an unreachable status server */
+        snprintf(reason, len, "signer key unreachable: %.200s", s->why);
+        return inbound_worse(act, r->on_unreachable);
     }
     if ((req & INBOUND_REQ_VALID) && (!s->valid || !s->from_match || s->expired)) {
         if (!s->valid)

@@ -39,6 +39,15 @@ void inbound_cfg_free(struct inbound_cfg *icfg);
 void inbound_cfg_hold_check(const struct cfg *cfg, const struct inbound_cfg *icfg,
                             int have_hold_reinject, struct cfg_diag *diag);
 
+/* Signer key discovery (signer_lookup): the key discovery context of the
+ * program ([keys]) that inbound verification uses to find a missing signer
+ * key by the From address, imported into [inbound] gnupg_home.  On by
+ * default when keys has OpenPGP methods and gnupg_home is set; an explicit
+ * "signer_lookup = yes" without either is reported as FILE:LINE.  keys is
+ * borrowed: it must outlive icfg's use. */
+struct keys;
+void inbound_cfg_set_keys(struct inbound_cfg *icfg, struct keys *keys, struct cfg_diag *diag);
+
 /* For --check: loads the S/MIME key pairs and trust anchors and opens the
  * GnuPG home as processing would.  0, or -1 with the reason in why. */
 int inbound_cfg_check(const struct inbound_cfg *icfg, char *why, size_t whylen);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "inbound_int.h"
+#include "keys.h"
 #include "log.h"
 
 #define INBOUND_MAX_RULES 64
@@ -313,6 +314,11 @@ static void inbound_main_key(struct cfg_diag *diag, const struct cfg_entry *e,
             inbound_str(diag, e, &ic->hold_dir);
     } else if (strcmp(e->key, "authserv_id") == 0) {
         inbound_str(diag, e, &ic->authserv_id);
+    } else if (strcmp(e->key, "signer_lookup") == 0) {
+        if (cfg_bool(diag, e, &ic->signer_lookup) == 0)
+            ic->signer_lookup_line = e->line;
+    } else if (strcmp(e->key, "trust_wkd") == 0) {
+        cfg_bool(diag, e, &ic->trust_wkd);
     } else if (strcmp(e->key, "max_decrypt_size") == 0) {
         cfg_uint(diag, e, 1024, 1L << 30, &ic->max_decrypt_size);
     } else if (strcmp(e->key, "status_check") == 0) {
@@ -404,6 +410,8 @@ struct inbound_cfg *inbound_cfg_load(const struct cfg *cfg, struct cfg_diag *dia
     ic->path = strdup(cfg->path);
     inbound_rule_init(&ic->defaults);
     ic->max_decrypt_size = 64L * 1024 * 1024;
+    ic->signer_lookup = -1;
+    ic->trust_wkd = 1;
     ic->status.check = 1;
     ic->status.ocsp_nonce = 1;
     ic->status.timeout = 10;
@@ -448,6 +456,19 @@ struct inbound_cfg *inbound_cfg_load(const struct cfg *cfg, struct cfg_diag *dia
         return NULL;
     }
     return ic;
+}
+
+void inbound_cfg_set_keys(struct inbound_cfg *ic, struct keys *keys, struct cfg_diag *diag)
+{
+    int usable = keys != NULL && keys_pgp_methods(keys) > 0 && ic->gnupg_home != NULL;
+
+    if (ic->signer_lookup == 1 && !usable)
+        cfg_error(diag, ic->signer_lookup_line,
+                  "signer_lookup = yes needs gnupg_home in [inbound] (found keys are imported "
+                  "there) and an OpenPGP method (wkd, vks, hkp, locate) in [keys] methods");
+    if (ic->signer_lookup < 0)
+        ic->signer_lookup = usable;
+    ic->keys = usable && ic->signer_lookup ? keys : NULL;
 }
 
 void inbound_cfg_hold_check(const struct cfg *cfg, const struct inbound_cfg *ic,

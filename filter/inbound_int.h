@@ -50,6 +50,10 @@ struct inbound_cfg {
     char *ca_path;
     char *authserv_id;
     long max_decrypt_size;
+    int signer_lookup;      /* -1 = default (on with [keys] OpenPGP methods) */
+    int signer_lookup_line; /* where signer_lookup was set, 0 = not set */
+    int trust_wkd;
+    struct keys *keys; /* borrowed, for signer_lookup (inbound_cfg_set_keys) */
     struct status_cfg status;
     struct inbound_rule defaults; /* [inbound]: every field set */
     struct inbound_rule *rules;

@@ -19,6 +19,11 @@
  * so the message is deferred, never sent in clear.  Temporary failures are never cached.  A cache
  * that cannot be opened is logged and the lookup goes on without it.
  *
+ * keys_find_signer() is the inbound side's use: the signer of a message by
+ * its From address, remote methods only, imported into the inbound GnuPG
+ * home (the one field gnupg_home is switched for that call; nothing else of
+ * the context depends on which home it is).
+ *
  * keys_lookup_report() runs the same steps with a trace of every step.
  */
 #include <ctype.h>
@@ -543,6 +548,50 @@ gateway:
 temp:
     ferr_set(err, FERR_TEMP, "4.7.0 key lookup for <%s> failed temporarily: %s", addr, res->why);
     return KEYS_TEMP;
+}
+
+int keys_pgp_methods(const struct keys *k)
+{
+    int i, n = 0;
+
+    for (i = 0; i < k->nmethods; i++)
+        n += k->methods[i] != KM_LDAP;
+    return n;
+}
+
+int keys_find_signer(struct keys *k, const char *home, const char *address, struct keys_result *res,
+                     struct ferr *err)
+{
+    char local[128], domain[256], addr[KEYS_ADDR_MAX + 1];
+    char *filter_home = k->gnupg_home;
+    int rc;
+
+    memset(res, 0, sizeof(*res));
+    ferr_clear(err);
+    if (keys_addr_split(address, local, sizeof(local), domain, sizeof(domain)) < 0) {
+        snprintf(res->why, sizeof(res->why),
+                 "\"%.300s\" is not a mail address postseal can look up", address);
+        return KEYS_NONE;
+    }
+    snprintf(addr, sizeof(addr), "%.64s@%.189s", local, domain);
+    snprintf(res->keyaddr, sizeof(res->keyaddr), "%s", addr);
+    if (keys_pgp_methods(k) == 0) {
+        snprintf(res->why, sizeof(res->why), "no OpenPGP method in [keys] methods");
+        return KEYS_NONE;
+    }
+    /* Every step below (cache check, import, scratch-home updates) works on
+     * k->gnupg_home: point it at the inbound home for this one lookup. */
+    k->gnupg_home = (char *)home;
+    rc = keys_remote(k, addr, KEYS_PGP, 1, res, res->why, sizeof(res->why));
+    k->gnupg_home = filter_home;
+    if (rc == KR_FOUND)
+        return KEYS_FOUND;
+    if (rc == KR_TEMP && !k->on_failure_ignore) {
+        ferr_set(err, FERR_TEMP, "4.7.0 key lookup for <%s> failed temporarily: %s", addr,
+                 res->why);
+        return KEYS_TEMP;
+    }
+    return KEYS_NONE;
 }
 
 int keys_lookup_report(const struct cfg *cfg, const char *address, FILE *out)

@@ -54,6 +54,18 @@ int keys_find(struct keys *k, const char *address, unsigned want, struct keys_re
               struct ferr *err);
 void keys_result_clear(struct keys_result *res);
 
+/* The key of a message's signer, by the From address, for inbound
+ * verification: the cache and the remote OpenPGP methods only (no local
+ * store, no domain gateway key: only a key with a user ID for exactly this
+ * address will do), and the key found is imported into home (the inbound
+ * GnuPG home) instead of gnupg_home; the cache is shared.  Outcomes as for
+ * keys_find (KEYS_TEMP only without on_failure = ignore). */
+int keys_find_signer(struct keys *k, const char *home, const char *address, struct keys_result *res,
+                     struct ferr *err);
+
+/* How many OpenPGP methods (wkd, hkp, vks, locate) [keys] methods lists. */
+int keys_pgp_methods(const struct keys *k);
+
 /* postseal-filter --lookup: validates the [keys] config, looks the address
  * up (really: imports and caches like the filter would) and prints every
  * step and its reason to out.  Returns 0 found, 69 none, 75 temporary

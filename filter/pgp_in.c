@@ -34,7 +34,24 @@ struct pgp_in {
     char refreshed[PGP_IN_MAX_REFRESH][41]; /* keys already asked for this run */
     struct status_answer answer[PGP_IN_MAX_REFRESH];
     int n_refreshed;
+    /* signer key discovery by the From address (once per message) */
+    pgp_in_lookup_fn lookup;
+    void *lookup_arg;
+    int trust_wkd;
+    int looked_up; /* -1 not yet, else PGP_IN_LOOKUP_* */
+    char lookup_fpr[80], lookup_src[200], lookup_why[200];
 };
+
+void pgp_in_set_lookup(struct pgp_in *pi, pgp_in_lookup_fn fn, void *arg)
+{
+    pi->lookup = fn;
+    pi->lookup_arg = arg;
+}
+
+void pgp_in_set_trust_wkd(struct pgp_in *pi, int on)
+{
+    pi->trust_wkd = on;
+}
 
 void pgp_in_free(struct pgp_in *pi)
 {
@@ -55,6 +72,7 @@ struct pgp_in *pgp_in_new(const char *home, const struct status_cfg *sc, char *w
         return NULL;
     }
     pi->sc = sc;
+    pi->looked_up = -1;
     gpgme_check_version(NULL);
     if ((e = gpgme_new(&pi->ctx)) || (e = gpgme_set_protocol(pi->ctx, GPGME_PROTOCOL_OpenPGP)) ||
         (e = gpgme_ctx_set_engine_info(pi->ctx, GPGME_PROTOCOL_OpenPGP, NULL, home)) ||
@@ -101,6 +119,62 @@ static void pgp_in_refresh(struct pgp_in *pi, const char *fpr, struct status_ans
     }
 }
 
+/* Asks the lookup hook for the From address's key, once per message.
+ * Returns PGP_IN_LOOKUP_* (PGP_IN_LOOKUP_NONE without a hook or a From). */
+static int pgp_in_lookup(struct pgp_in *pi, const char *from)
+{
+    if (pi->lookup == NULL || from == NULL || from[0] == 0)
+        return PGP_IN_LOOKUP_NONE;
+    if (pi->looked_up < 0) {
+        pi->lookup_fpr[0] = pi->lookup_src[0] = pi->lookup_why[0] = 0;
+        pi->looked_up =
+            pi->lookup(pi->lookup_arg, from, pi->lookup_fpr, sizeof(pi->lookup_fpr), pi->lookup_src,
+                       sizeof(pi->lookup_src), pi->lookup_why, sizeof(pi->lookup_why));
+        if (pi->looked_up == PGP_IN_LOOKUP_FOUND)
+            log_info("inbound: signer key of <%s>: %s from %s imported", from, pi->lookup_fpr,
+                     pi->lookup_src);
+        else
+            log_info("inbound: signer key of <%s>: %s%s", from,
+                     pi->looked_up == PGP_IN_LOOKUP_TEMP ? "lookup failed temporarily: " : "",
+                     pi->lookup_why);
+    }
+    return pi->looked_up;
+}
+
+/* The signer's key is (still) missing: says why in res. */
+static void pgp_in_missing(struct pgp_in *pi, const char *fpr, const char *from,
+                           struct inbound_sig *res)
+{
+    const char *ks = res->status.detail;
+    const char *key = fpr[0] ? fpr : "?";
+
+    if (pi->lookup == NULL || pi->looked_up < 0) {
+        snprintf(res->why, sizeof(res->why), "signer key %.40s not available%s%.120s%s", key,
+                 ks[0] ? ": " : "", ks,
+                 pi->lookup && (from == NULL || from[0] == 0) ? " (no From address to look up)"
+                                                              : "");
+        return;
+    }
+    switch (pi->looked_up) {
+    case PGP_IN_LOOKUP_FOUND:
+        snprintf(res->why, sizeof(res->why),
+                 "signer key %.40s not available: the key found for <%.60s> is another key "
+                 "(%.40s)",
+                 key, from, pi->lookup_fpr);
+        break;
+    case PGP_IN_LOOKUP_TEMP:
+        res->key_unreachable = 1;
+        snprintf(res->why, sizeof(res->why),
+                 "signer key %.40s not available: lookup of <%.60s> failed: %.80s", key, from,
+                 pi->lookup_why);
+        break;
+    default:
+        snprintf(res->why, sizeof(res->why),
+                 "signer key %.40s not available: no key for <%.60s>: %.80s", key, from,
+                 pi->lookup_why);
+    }
+}
+
 /* Judges the first signature of the last verify operation.  Returns 1 when
  * the signer's key was missing and has just been fetched (retry). */
 static int pgp_in_judge(struct pgp_in *pi, const char *from, int may_fetch, struct inbound_sig *res)
@@ -134,8 +208,10 @@ static int pgp_in_judge(struct pgp_in *pi, const char *from, int may_fetch, stru
             if (res->status.state == STATUS_GOOD)
                 return 1;
         }
-        snprintf(res->why, sizeof(res->why), "signer key %.40s not available%s%.150s",
-                 fpr[0] ? fpr : "?", res->status.detail[0] ? ": " : "", res->status.detail);
+        /* then the From address's key (e.g. the sender's gateway WKD) */
+        if (may_fetch && pgp_in_lookup(pi, from) == PGP_IN_LOOKUP_FOUND)
+            return 1;
+        pgp_in_missing(pi, fpr, from, res);
         return 0;
     }
     if (code != GPG_ERR_NO_ERROR && code != GPG_ERR_KEY_EXPIRED && code != GPG_ERR_SIG_EXPIRED &&
@@ -181,7 +257,11 @@ static int pgp_in_judge(struct pgp_in *pi, const char *from, int may_fetch, stru
     }
     if (key->expired || (sk && sk->expired))
         res->expired = 1;
-    res->trusted = validity >= GPGME_VALIDITY_FULL && !res->revoked_key;
+    /* trust_wkd: the From address's own domain published this key for it
+     * (origin WKD: imported by key discovery, only the matching user ID) */
+    res->trusted = (validity >= GPGME_VALIDITY_FULL ||
+                    (pi->trust_wkd && res->from_match && key->origin == GPGME_KEYORG_WKD)) &&
+                   !res->revoked_key;
     if (!res->trusted && res->why[0] == 0)
         snprintf(res->why, sizeof(res->why), "key %.40s of %.100s has %s validity", fpr,
                  res->signer, validity == GPGME_VALIDITY_MARGINAL ? "marginal" : "no");

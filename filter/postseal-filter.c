@@ -79,6 +79,8 @@ static int load(const char *path, struct conf *c, int *errors)
         c->in = inbound_cfg_load(c->cfg, &diag);
         if (c->fc != NULL)
             inbound_cfg_hold_check(c->cfg, c->in, c->fc->hold.host[0] != 0, &diag);
+        if (c->in != NULL)
+            inbound_cfg_set_keys(c->in, c->keys, &diag);
     }
     *errors = diag.errors;
     if (diag.errors > 0 || c->fc == NULL || c->keys == NULL || c->in == NULL) {

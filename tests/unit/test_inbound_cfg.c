@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "inbound.h"
+#include "keys.h"
 #include "log.h"
 
 static char ini[64];
@@ -175,4 +176,66 @@ Test(inbound_cfg, hold_needs_hold_dir_or_hold_reinject)
                  0, "refused although hold_dir is set");
     cr_assert_eq(hold_check("[inbound]\nlocal_domains = a.example\non_fail = reject\n", 0), 0);
     unlink(ini);
+}
+
+Test(inbound_cfg, signer_lookup_and_trust_wkd_are_booleans)
+{
+    refused("[inbound]\nlocal_domains = a.example\nsigner_lookup = maybe\n", 3,
+            "signer_lookup: \"maybe\" is not yes or no");
+    refused("[inbound]\nlocal_domains = a.example\ntrust_wkd = 2\n", 3,
+            "trust_wkd: \"2\" is not yes or no");
+}
+
+/* signer_lookup = yes needs [keys] OpenPGP methods (keys_new on the same
+ * file) and [inbound] gnupg_home: FILE:LINE of the signer_lookup line. */
+Test(inbound_cfg, signer_lookup_yes_needs_keys_and_home)
+{
+    static const struct {
+        const char *text;
+        int error_line; /* 0: accepted */
+    } cases[] = {
+        {"[inbound]\nlocal_domains = a.example\ngnupg_home = /tmp\nsigner_lookup = yes\n", 4},
+        {"[filter]\ngnupg_home = /tmp\n[keys]\nmethods = wkd\n"
+         "[inbound]\nlocal_domains = a.example\nsigner_lookup = yes\n",
+         7},
+        {"[filter]\ngnupg_home = /tmp\n[keys]\nmethods = wkd\n"
+         "[inbound]\nlocal_domains = a.example\ngnupg_home = /tmp\nsigner_lookup = yes\n",
+         0},
+        {"[inbound]\nlocal_domains = a.example\ngnupg_home = /tmp\n", 0}, /* default: off */
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct cfg_diag d = {0};
+        struct inbound_cfg *ic;
+        struct keys *k;
+        struct cfg *c;
+        char want[200], got[4096] = "";
+        FILE *fp;
+        size_t n;
+
+        snprintf(ini, sizeof(ini), "/tmp/test_inbound_cfg.%d.ini", (int)getpid());
+        cr_assert_not_null(fp = fopen(ini, "w"));
+        fputs(cases[i].text, fp);
+        fclose(fp);
+        log_open("t", LOG_TO_STDERR, 0);
+        cr_assert_not_null(c = cfg_load(ini, &d));
+        cr_assert_not_null(k = keys_new(c, &d), "case %zu", i);
+        cr_assert_not_null(ic = inbound_cfg_load(c, &d), "case %zu", i);
+        inbound_cfg_set_keys(ic, k, &d);
+        cr_assert_eq(d.errors, cases[i].error_line ? 1 : 0, "case %zu: %d errors", i, d.errors);
+        if (cases[i].error_line) {
+            fflush(stderr);
+            n = fread(got, 1, sizeof(got) - 1, cr_get_redirected_stderr());
+            got[n] = 0;
+            snprintf(want, sizeof(want), "%s:%d: signer_lookup = yes needs gnupg_home", ini,
+                     cases[i].error_line);
+            cr_assert(strstr(got, want) != NULL, "case %zu: expected \"%s\" in \"%s\"", i, want,
+                      got);
+        }
+        inbound_cfg_free(ic);
+        keys_free(k);
+        cfg_free(c);
+        unlink(ini);
+    }
 }
