@@ -14,10 +14,13 @@
  * 78 a configuration error (FILE:LINE).  Skipped keys and certificates are
  * reported on stderr but are no failure.  Quiet on success unless -v.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cfg.h"
 #include "log.h"
@@ -95,6 +98,21 @@ static int run_ldif(const struct publish_conf *pc, const char *file)
     return 0;
 }
 
+/* The directory an output goes into exists and is writable by us. */
+static int check_parent(const struct publish_conf *pc, const char *key, const char *path, int line)
+{
+    char copy[4096];
+    const char *parent;
+
+    snprintf(copy, sizeof(copy), "%s", path);
+    parent = dirname(copy);
+    if (access(parent, W_OK | X_OK) < 0) {
+        publish_note("%s:%d: %s: %s: %s", pc->path, line, key, parent, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 /* --check: the configuration, then what would be published (nothing is written). */
 static int run_check(const struct publish_conf *pc)
 {
@@ -102,6 +120,12 @@ static int run_check(const struct publish_conf *pc)
     char *text;
     size_t len;
     int n, rc = 0;
+
+    if (pc->wkd_dir != NULL && check_parent(pc, "wkd_dir", pc->wkd_dir, pc->wkd_dir_line) < 0)
+        rc = EXIT_FAIL;
+    if (pc->ldif_file != NULL &&
+        check_parent(pc, "ldif_file", pc->ldif_file, pc->ldif_file_line) < 0)
+        rc = EXIT_FAIL;
 
     if (pc->gnupg_home != NULL) {
         if (publish_pgp_collect(pc, &pk) < 0)

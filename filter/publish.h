@@ -22,8 +22,10 @@ struct publish_conf {
     int gateway_key_line;
     char *gateway_localpart; /* never NULL */
     char *wkd_dir;           /* may be NULL */
+    int wkd_dir_line;
     int wkd_advanced, wkd_direct;
-    char *ldif_file;                      /* may be NULL */
+    char *ldif_file; /* may be NULL */
+    int ldif_file_line;
     char *ldif_base;                      /* may be NULL */
     char *smime_certs[PUBLISH_MAX_FILES]; /* files or directories */
     int smime_lines[PUBLISH_MAX_FILES];

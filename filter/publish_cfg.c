@@ -271,6 +271,7 @@ static void publish_entry(struct publish_load *pl)
             publish_str(pl, &pc->gateway_localpart);
     } else if (strcmp(e->key, "wkd_dir") == 0) {
         publish_path(pl, &pc->wkd_dir);
+        pc->wkd_dir_line = e->line;
     } else if (strcmp(e->key, "wkd") == 0) {
         pc->wkd_advanced = pc->wkd_direct = 0;
         cfg_list(e->value, publish_add_wkd, pl);
@@ -278,6 +279,7 @@ static void publish_entry(struct publish_load *pl)
             cfg_error(pl->diag, e->line, "wkd: name advanced and/or direct");
     } else if (strcmp(e->key, "ldif_file") == 0) {
         publish_path(pl, &pc->ldif_file);
+        pc->ldif_file_line = e->line;
     } else if (strcmp(e->key, "ldif_base") == 0) {
         if (strchr(e->value, '=') == NULL)
             cfg_error(pl->diag, e->line,

@@ -199,7 +199,7 @@ $LDAPADD -f "$E2E_DIR/base.ldif" >"$E2E_DIR/ldapadd0.log" 2>&1 ||
     e2e_die "base entries: $(tail -n 2 "$E2E_DIR/ldapadd0.log")"
 $LDAPADD -f "$E2E_DIR/b.ldif" >"$E2E_DIR/ldapadd.log" 2>&1
 is "ldapadd loads the LDIF" 0 "$?"
-is "three entries added" 3 "$(grep -c '^adding new entry' "$E2E_DIR/ldapadd.log")"
+is "four entries added" 4 "$(grep -c '^adding new entry' "$E2E_DIR/ldapadd.log")"
 is "ldapsearch: ivy's entry has two certificates" 2 \
     "$(ldapsearch -x -LLL -o ldif-wrap=no -H "ldap://127.0.0.1:$LDAPP" -b ou=people,dc=b,dc=test \
         '(mail=ivy@b.test)' 'userCertificate;binary' | grep -c '^userCertificate;binary::')"
@@ -212,6 +212,8 @@ lookup l ivy@b.test
 is "ivy: found through the intermediate from her entry" 0 "$RC"
 lookup l subj@b.test
 is "subj (subject emailAddress only) found" 0 "$RC"
+lookup l a+tag@b.test
+is "a+tag@b.test found (RFC 4514 escaped DN, RFC 4515 escaped filter)" 0 "$RC"
 lookup l expired@b.test
 is "expired certificate not published: not found" 69 "$RC"
 lookup l keyed@b.test

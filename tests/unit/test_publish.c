@@ -286,6 +286,9 @@ Test(publish, revoked_expired_and_unusable_skipped_with_reason)
                        fpr_of("erin"))),
         "%s", out);
     cr_expect(strstr(out, "for signer@b.test: key has no usable encryption subkey"), "%s", out);
+    cr_expect(strstr(out, pf("skipped key %s for dis@b.test: key is disabled", fpr_of("dis"))),
+              "%s", out);
+    cr_expect(!exists(hu_adv(dir, "dis@b.test")));
     cr_expect(!exists(hu_adv(dir, "carol@b.test")));
     cr_expect(!exists(hu_adv(dir, "old@b.test")));
     cr_expect(!exists(hu_adv(dir, "erin@b.test")));
@@ -331,6 +334,7 @@ Test(publish, secret_key_material_never_exported)
                      "--export-secret-keys '<bob@b.test>' >%s/sec.pgp",
                      fix, work),
                  0, "%s", out);
+    run("gpgconf --homedir %s/gnupg --kill gpg-agent", fix); /* the export started one */
     sec = slurp(pf("%s/sec.pgp", work), &len);
     cr_assert_not_null(sec);
     cr_assert_gt(len, 0);
@@ -433,6 +437,33 @@ Test(publish, atomic_replacement_leaves_no_temporary_dirs)
     cr_expect_str_eq(out, "keep\n");
 }
 
+/* A file system that refuses RENAME_EXCHANGE (simulated: renameat2 fails
+ * with EINVAL through an LD_PRELOAD shim): two renames, same result. */
+Test(publish, exchange_refused_falls_back_to_two_renames)
+{
+    const char *dir = pf("%s/wkd", work);
+    const char *shim = pf("%s/shim.so", work);
+    FILE *fp = fopen(pf("%s/shim.c", work), "w");
+
+    cr_assert_not_null(fp);
+    fputs("#include <errno.h>\n"
+          "int renameat2(int a, const char *b, int c, const char *d, unsigned f)\n"
+          "{ (void)a; (void)b; (void)c; (void)d; (void)f; errno = EINVAL; return -1; }\n",
+          fp);
+    fclose(fp);
+    cr_assert_eq(run("cc -shared -fPIC -o %s %s/shim.c", shim, work), 0, "%s", out);
+    cr_assert_eq(run(PROG " -c %s wkd -o %s", conf(NULL), dir), 0, "%s", out);
+    cr_assert_eq(run("touch %s/b.test/stale", dir), 0);
+    cr_assert_eq(run("LD_PRELOAD=%s " PROG " -v -c %s wkd -o %s", shim, conf(NULL), dir), 0, "%s",
+                 out);
+    cr_expect(strstr(out, "the file system cannot exchange directories (Invalid argument): two "
+                          "renames"),
+              "%s", out);
+    cr_expect(!exists(pf("%s/b.test/stale", dir)), "old tree replaced");
+    cr_expect(exists(hu_adv(dir, "bob@b.test")));
+    cr_expect_eq(siblings(work), 0, "no .wkd.new/.old left");
+}
+
 Test(publish, fs_replace_dir_and_file_directly)
 {
     char tmp[PATH_MAX];
@@ -498,6 +529,10 @@ Test(publish, config_errors_name_file_and_line)
     cr_expect(strstr(out, pf("%s:2: unknown section [pubish]", ini)), "%s", out);
     cr_expect_eq(check_conf("[global]\n"), 78);
     cr_expect(strstr(out, "no [publish] section") != NULL, "%s", out);
+    /* --check: where the outputs go must exist */
+    cr_expect_eq(check_conf("[publish]\ndomains = b.test\nwkd_dir = /nonexistent/wkd\n"), 1);
+    cr_expect(strstr(out, pf("%s:3: wkd_dir: /nonexistent: No such file", ini)), "%s", out);
+    cr_expect(strstr(out, "configuration OK") == NULL, "%s", out);
     /* and a good one */
     cr_expect_eq(check_conf("[publish]\ndomains = b.test, C.Test\n"), 0, "%s", out);
     cr_expect(strstr(out, "configuration OK") != NULL, "%s", out);
@@ -669,8 +704,15 @@ Test(publish, ldif_entries_parse_back_to_the_certificates)
     n = ldif_certs(text, "mail=subj@b.test,ou=people,dc=b,dc=test", got, 8);
     cr_assert_eq(n, 1);
     X509_free(got[0]);
+    /* RFC 4514: '+' escaped in the DN, plain in mail: */
+    n = ldif_certs(text, "mail=a\\+tag@b.test,ou=people,dc=b,dc=test", got, 8);
+    cr_expect_eq(n, 1, "%s", text);
+    if (n == 1)
+        X509_free(got[0]);
+    cr_expect(strstr(text, "\nmail: a+tag@b.test\n") != NULL);
+    cr_expect(strstr(text, "\ncn: Plus, Tag\n") != NULL);
     cr_assert_eq(run("grep -c '^dn: ' %s", file), 0);
-    cr_expect_eq(atoi(out), 3);
+    cr_expect_eq(atoi(out), 4);
     /* no line longer than 76 columns */
     cr_assert_eq(run("awk 'length > 76' %s | wc -l", file), 0);
     cr_expect_eq(atoi(out), 0);
@@ -683,7 +725,7 @@ Test(publish, ldif_to_stdout_and_requires_base)
     FILE *fp;
 
     cr_assert_eq(run(PROG " -c %s ldif -o - | grep -c '^dn: '", conf(NULL)), 0, "%s", out);
-    cr_expect_eq(atoi(out), 3);
+    cr_expect_eq(atoi(out), 4);
     fp = fopen(ini, "w");
     fprintf(fp, "[publish]\ndomains = b.test\nsmime_certs = %s/smime/alice.pem\n", fix);
     fclose(fp);
