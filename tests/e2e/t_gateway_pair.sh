@@ -26,7 +26,7 @@ for p in nginx slapd ldapadd opendkim opendkim-genkey gpg openssl; do
     command -v "$p" >/dev/null 2>&1 || e2e_die "missing $p (tests/deps.d/gateway.txt)"
 done
 
-WKD_CONF=${WKD_CONF:-$E2E_ROOT/contrib/web/nginx-wkd.conf}
+WKD_CONF=${WKD_CONF:-$E2E_ROOT/contrib/web/nginx-wkd-location.conf}
 [ -r "$WKD_CONF" ] || e2e_die "missing $WKD_CONF"
 WEB_A=$(e2e_port 1)
 WEB_B=$(e2e_port 2)
@@ -288,6 +288,7 @@ M=$(mail_last b bob@b.test)
 file_has "pgp: bob sees a valid signature" "$M" '^X-Postseal-Verify: valid'
 file_has "pgp: signed by alice's key" "$M" "^X-Postseal-Verify: .*$ALICE_FPR|^X-Postseal-Verify: .*alice@a\.test"
 file_has "pgp: it came in encrypted (B's log: decrypted)" "$(pf_log b)" 'postseal-filter'
+like "pgp: bob sees alice's Subject, untouched" '^Subject: pgp across$' "$(unfolded "$M")"
 delivered_body b bob@b.test "$E2E_DIR/bob.body"
 ok "pgp: bob's body is alice's body, byte for byte" cmp "$body" "$E2E_DIR/bob.body"
 file_has "pgp: A looked up bob at openpgpkey.b.test" "$E2E_DIR/web-b.nginx/access.log" \
