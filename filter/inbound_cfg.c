@@ -20,6 +20,7 @@
 
 #include "inbound_int.h"
 #include "keys.h"
+#include "secretfile.h"
 #include "log.h"
 
 #define INBOUND_MAX_RULES 64
@@ -247,13 +248,13 @@ void inbound_cfg_free(struct inbound_cfg *ic)
     free(ic);
 }
 
-/* "KEYFILE CERTFILE": both readable, the key not readable by others. */
+/* "KEYFILE CERTFILE": both readable, the key not accessible by group or
+ * others (secretfile). */
 static void inbound_keypair(struct cfg_diag *diag, const struct cfg_entry *e,
                             struct inbound_cfg *ic)
 {
-    char key[CFG_MAX_LINE + 1], cert[CFG_MAX_LINE + 1], extra[2];
+    char key[CFG_MAX_LINE + 1], cert[CFG_MAX_LINE + 1], extra[2], why[CFG_MAX_LINE + 100];
     struct inbound_keypair *kp;
-    struct stat st;
 
     if (sscanf(e->value, "%199s %199s %1s", key, cert, extra) != 2) {
         cfg_error(diag, e->line, "%s: expected \"KEYFILE CERTFILE\"", e->key);
@@ -263,13 +264,8 @@ static void inbound_keypair(struct cfg_diag *diag, const struct cfg_entry *e,
         cfg_error(diag, e->line, "%s: more than %d key pairs", e->key, INBOUND_MAX_SMIME);
         return;
     }
-    if (stat(key, &st) < 0) {
-        cfg_error(diag, e->line, "%s: %s: %s", e->key, key, strerror(errno));
-        return;
-    }
-    if (st.st_mode & (S_IROTH | S_IWOTH)) {
-        cfg_error(diag, e->line, "%s: %s: private key is accessible by others (chmod o-rw)", e->key,
-                  key);
+    if (secretfile_check(key, why, sizeof(why)) < 0) {
+        cfg_error(diag, e->line, "%s: private key %s", e->key, why);
         return;
     }
     if (access(cert, R_OK) < 0) {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "keys_int.h"
+#include "secretfile.h"
 
 static const char *const keys_method_names[] = {"wkd", "hkp", "vks", "ldap", "locate", NULL};
 
@@ -132,8 +133,7 @@ static int keys_readable(struct cfg_diag *diag, const struct cfg_entry *e)
 
 static char *keys_read_secret(struct cfg_diag *diag, const struct cfg_entry *e)
 {
-    struct stat st;
-    char buf[256];
+    char buf[256], why[400];
     FILE *fp;
     size_t n;
 
@@ -141,9 +141,8 @@ static char *keys_read_secret(struct cfg_diag *diag, const struct cfg_entry *e)
         cfg_error(diag, e->line, "%s: %s: %s", e->key, e->value, strerror(errno));
         return NULL;
     }
-    if (fstat(fileno(fp), &st) == 0 && (st.st_mode & 077) != 0) {
-        cfg_error(diag, e->line, "%s: %s is readable by group or others (chmod 600)", e->key,
-                  e->value);
+    if (secretfile_check_fd(fileno(fp), e->value, why, sizeof(why)) < 0) {
+        cfg_error(diag, e->line, "%s: %s", e->key, why);
         fclose(fp);
         return NULL;
     }

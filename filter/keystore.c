@@ -38,6 +38,7 @@
 
 #include "cryptio.h"
 #include "keystore.h"
+#include "secretfile.h"
 #include "log.h"
 
 #define KS_MAX_FILES 10000
@@ -717,20 +718,12 @@ int keystore_smime_signer(const char *cert_file, const char *key_file, struct sm
 {
     struct smime_signer *s;
     STACK_OF(X509) * sk;
-    struct stat st;
     char why[400];
     BIO *bio;
 
     *sp = NULL;
-    if (stat(key_file, &st) < 0) {
-        ferr_set(err, FERR_TEMP, "4.3.0 S/MIME signing key %s: %s", key_file, strerror(errno));
-        return FERR_TEMP;
-    }
-    if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-        ferr_set(err, FERR_TEMP,
-                 "4.3.5 S/MIME signing key %s is accessible by group/others (mode %04o): "
-                 "refused, chmod 600 it",
-                 key_file, (unsigned)(st.st_mode & 07777));
+    if (secretfile_check(key_file, why, sizeof(why)) < 0) {
+        ferr_set(err, FERR_TEMP, "4.3.5 S/MIME signing key %s: refused", why);
         return FERR_TEMP;
     }
     if ((sk = ks_read_certs(cert_file, why, sizeof(why))) == NULL) {

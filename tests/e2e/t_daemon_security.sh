@@ -106,7 +106,7 @@ local_domains = example.test
 smime_keypair = $E2E_DIR/keys/gw.key $E2E_DIR/keys/gw.crt
 EOF
 line=$(grep -n smime_keypair "$E2E_DIR/inbound.ini" | cut -d: -f1)
-for mode in 0644 0604 0606; do
+for mode in 0644 0604 0606 0640; do
     chmod $mode "$E2E_DIR/keys/gw.key"
     out=$("$POSTSEAL_FILTER" -c "$E2E_DIR/inbound.ini" --check 2>&1)
     st=$?

@@ -104,7 +104,11 @@ Test(inbound_cfg, world_readable_private_key_refused)
     chmod(key, 0644);
     snprintf(text, sizeof(text), "[inbound]\nsmime_keypair = %s /etc/hostname\n", key);
     snprintf(msg, sizeof(msg),
-             "smime_keypair: %s: private key is accessible by others (chmod o-rw)", key);
+             "smime_keypair: private key %s is accessible by group or others (mode 0644)", key);
+    refused(text, 2, msg);
+    chmod(key, 0640); /* group-readable: refused as well (one rule, lib/secretfile) */
+    snprintf(msg, sizeof(msg),
+             "smime_keypair: private key %s is accessible by group or others (mode 0640)", key);
     refused(text, 2, msg);
     unlink(key);
 }

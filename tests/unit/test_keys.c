@@ -193,7 +193,7 @@ Test(keys, config_errors_name_the_line, .init = cr_redirect_stderr)
             "t.ini:5: unknown key \"bogus\" in [keys]",
             "t.ini:7: uri: \"http://x\" is not an ldap://",
             "t.ini:8: bind_password_file: ",
-            "is readable by group or others",
+            "is accessible by group or others",
             "t.ini:10: pgp_key: \"1234\" is not a full fingerprint",
             "t.ini:12: unknown section [keys nonsense]",
             "methods: wkd needs [filter] gnupg_home",
