@@ -10,7 +10,9 @@
  * ENOSYS, EOPNOTSUPP: some network and FUSE file systems) the fallback is
  * two renames: the old tree to PARENT/.NAME.old.XXXXXX, the new one to NAME;
  * between them (microseconds) NAME does not exist and a request gets 404.
- * A file is written to FILE.tmp, fsync()ed and renamed over FILE.
+ * A file is written to FILE.tmp (a stale one is unlinked first, then created
+ * with O_EXCL|O_NOFOLLOW, so no link planted there is written through),
+ * fsync()ed and renamed over FILE.
  * Everything written is public: directories 0755, files 0644 (set
  * explicitly, whatever the umask); nothing else changes mode.
  * Failure: -1 after publish_note() naming the path; the temporary
@@ -158,7 +160,13 @@ int publish_fs_replace_file(const char *target, const void *data, size_t len)
         publish_note("%s: path too long", target);
         return -1;
     }
-    if (publish_fs_put(tmp, data, len, O_TRUNC) < 0)
+    /* a stale FILE.tmp (a crashed run, or planted as a link in a shared
+     * directory) is removed, never written through */
+    if (unlink(tmp) < 0 && errno != ENOENT) {
+        publish_note("cannot remove %s: %s", tmp, strerror(errno));
+        return -1;
+    }
+    if (publish_fs_put(tmp, data, len, O_EXCL) < 0)
         return -1;
     if (rename(tmp, target) < 0) {
         publish_note("rename %s to %s: %s", tmp, target, strerror(errno));

@@ -477,7 +477,11 @@ Test(publish, fs_replace_dir_and_file_directly)
     cr_assert_eq(publish_fs_replace_dir(tmp, target), 0);
     cr_expect(exists(pf("%s/a/b/c/f", target)));
     cr_expect(!exists(tmp));
+    /* a link planted at FILE.tmp is not written through */
+    cr_assert_eq(run("echo victim >%s/victim && ln -s %s/victim %s/file.tmp", work, work, work), 0);
     cr_assert_eq(publish_fs_replace_file(pf("%s/file", work), "hello\n", 6), 0);
+    cr_assert_eq(run("cat %s/victim", work), 0);
+    cr_expect_str_eq(out, "victim\n");
     cr_expect(!exists(pf("%s/file.tmp", work)));
     cr_assert_eq(run("cat %s/file", work), 0);
     cr_expect_str_eq(out, "hello\n");
