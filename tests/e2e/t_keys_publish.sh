@@ -52,7 +52,7 @@ file_has "--check: configuration OK" "$E2E_DIR/check.out" "^configuration OK"
 is "postseal-keys wkd exits 0" 0 "$?"
 file_has "revoked key skipped with its reason" "$E2E_DIR/wkd.out" \
     "skipped key $(cat "$DATA/carol.fpr") for carol@b.test: key is revoked"
-file_has "summary" "$E2E_DIR/wkd.out" "wkd: 5 address\(es\), 6 key\(s\), 1 domain\(s\)"
+file_has "summary" "$E2E_DIR/wkd.out" "wkd: 6 address\(es\), 7 key\(s\), 1 domain\(s\)"
 is "no temporary trees next to the export" 0 "$(ls -a "$E2E_DIR" | grep -c '^\.wkd\.')"
 
 # --- served by nginx over HTTPS, both host names (certificate from the test PKI)
@@ -121,8 +121,19 @@ is "A finds bob@b.test by WKD (exit 0)" 0 "$RC"
 file_has "A: bob's fingerprint" "$OUT" "found OpenPGP key $BOB"
 file_has "A: from the advanced URL" "$OUT" "from: $ADV/hu/$(hash bob@b.test)"
 is "A's keyring: bob's key with only his user ID" "Bob <bob@b.test>" "$(uids_in a)"
+# what A encrypts to the discovered key, B decrypts with its own secret key
+echo "from A to B $$" >"$E2E_DIR/plain"
+gpg --homedir "$E2E_DIR/a.gnupg" --batch --trust-model always -o "$E2E_DIR/msg.gpg" \
+    -r bob@b.test -e "$E2E_DIR/plain" >/dev/null 2>&1
+is "A encrypts to the discovered key" 0 "$?"
+gpg --homedir "$E2E_DIR/b.gnupg" --batch --pinentry-mode loopback --passphrase '' \
+    -o "$E2E_DIR/plain.out" -d "$E2E_DIR/msg.gpg" >/dev/null 2>&1
+is "B decrypts it with its secret key" 0 "$?"
+ok "plaintext identical" cmp "$E2E_DIR/plain" "$E2E_DIR/plain.out"
 lookup a Bob@B.test
 is "mixed-case address finds the same key" 0 "$RC"
+lookup a henry@b.test
+is "user ID Henry@B.Test found as henry@b.test" 0 "$RC"
 lookup a gina@b.test
 is "A finds gina (two keys published)" 0 "$RC"
 lookup a nobody@b.test

@@ -207,7 +207,13 @@ Test(publish, wkd_layout_both_methods_world_readable)
     cr_assert_eq(run("cmp %s %s", hu_adv(dir, "bob@b.test"), hu_direct(dir, "bob@b.test")), 0);
     /* every published address: exactly these (find counts the hu files) */
     cr_assert_eq(run("ls %s/b.test/.well-known/openpgpkey/hu | wc -l", dir), 0);
-    cr_expect_eq(atoi(out), 5, "hu files: %s", out); /* bob erin2 gina gw-admin openpgp-gateway */
+    /* bob erin2 gina gw-admin henry openpgp-gateway */
+    cr_expect_eq(atoi(out), 6, "hu files: %s", out);
+    /* a user ID written Henry@B.Test is found under the lower-cased hash, kept as written */
+    cr_assert_eq(run("gpg --show-keys --with-colons %s | grep ^uid | cut -d: -f10",
+                     hu_adv(dir, "Henry@B.Test")),
+                 0, "%s", out);
+    cr_expect_str_eq(out, "Henry <Henry@B.Test>\n");
 }
 
 Test(publish, wkd_same_tree_as_gpg_wks_client_install_key)
