@@ -77,7 +77,15 @@ pki__sign() { # NAME CA EXTFILE
 pki_cert() { # NAME CN [BITS] [CA] [SAN]
     local name=$1 cn=$2 bits=${3:-2048} ca=${4:-ca} san=${5:-DNS:$2} ext
     pki__mkdir || return 1
-    [ -s "$PKI/$name.crt" ] && return 0
+    if [ -s "$PKI/$name.crt" ]; then
+        # the PKI is shared by the whole run: a name used by two tests for
+        # two different certificates would hand one of them the wrong one
+        openssl x509 -in "$PKI/$name.crt" -noout -subject -nameopt RFC2253 |
+            grep -qF "CN=$cn," && return 0
+        echo "pki: $PKI/$name.crt exists with another subject than CN=$cn" \
+            "(another test uses the name $name): choose another name" >&2
+        return 1
+    fi
     [ -s "$PKI/$ca.crt" ] || pki_ca "$ca" "postseal $ca" || return 1
     pki__key "$PKI/$name.key" "$bits" || return 1
     openssl req -new -key "$PKI/$name.key" -out "$PKI/$name.csr" \

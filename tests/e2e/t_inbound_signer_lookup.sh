@@ -23,7 +23,7 @@ for p in python3 gpg openssl; do
     command -v "$p" >/dev/null 2>&1 || e2e_die "missing $p"
 done
 HTTPS=$(e2e_port 44)
-pki_cert wkd openpgpkey.a.test 2048 ca "DNS:openpgpkey.a.test,DNS:a.test" ||
+pki_cert wkd-a openpgpkey.a.test 2048 ca "DNS:openpgpkey.a.test,DNS:a.test" ||
     e2e_die "cannot make the WKD server certificate"
 
 # The senders' own keys (site a.test), one GnuPG home each.
@@ -48,7 +48,7 @@ publish alice alice@a.test
 publish dave2 dave@a.test # not the key dave signs with
 touch "$E2E_DIR/access.log"
 daemon_start keyserver "inet:$HTTPS" python3 "$E2E_ROOT/tests/keys/keyserver.py" "$HTTPS" \
-    "$WWW" "$E2E_DIR/access.log" "$PKI/wkd.crt" "$PKI/wkd.key" || e2e_die "key server did not start"
+    "$WWW" "$E2E_DIR/access.log" "$PKI/wkd-a.crt" "$PKI/wkd-a.key" || e2e_die "key server did not start"
 
 # The receiving gateway (b.test): empty inbound and filter GnuPG homes.
 IH=$E2E_DIR/gpg-inbound

@@ -56,9 +56,9 @@ file_has "summary" "$E2E_DIR/wkd.out" "wkd: 6 address\(es\), 7 key\(s\), 1 domai
 is "no temporary trees next to the export" 0 "$(ls -a "$E2E_DIR" | grep -c '^\.wkd\.')"
 
 # --- served by nginx over HTTPS, both host names (certificate from the test PKI)
-pki_cert wkd openpgpkey.b.test 2048 ca "DNS:openpgpkey.b.test,DNS:b.test" ||
+pki_cert wkd-b openpgpkey.b.test 2048 ca "DNS:openpgpkey.b.test,DNS:b.test" ||
     e2e_die "cannot make the web server certificate"
-nginx_start web "$WKD" "$HTTPS" wkd "$E2E_ROOT/contrib/web/nginx-wkd-location.conf" ||
+nginx_start web "$WKD" "$HTTPS" wkd-b "$E2E_ROOT/contrib/web/nginx-wkd-location.conf" ||
     e2e_die "nginx did not start"
 ACCESS=$E2E_DIR/web.nginx/access.log
 hash() { /usr/lib/gnupg/gpg-wks-client --print-wkd-hash "$1" | cut -d' ' -f1; }
