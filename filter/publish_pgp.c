@@ -22,8 +22,10 @@
  * gateway_localpart@DOMAIN for every published domain, because the peer
  * accepts only keys with a user ID naming the address it looked up.
  *
- * Limits: gnupg_home must belong to the user running postseal-keys (gpg
- * would otherwise leave files of ours in it).  Scratch homes live in
+ * Limits: gnupg_home must belong to the user running postseal-keys, or we
+ * are root: then a child switches to its owner for good (groups, gid, uid),
+ * reads it and hands the keys back over a pipe, so gpg never leaves a file
+ * of another user in it (publish_collect_as).  Scratch homes live in
  * $TMPDIR (default /tmp) and are removed.
  * Failure: -1 after publish_note() naming the key, address or file.
  */
@@ -36,7 +38,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <grp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "keys.h"
@@ -44,6 +48,7 @@
 #include "publish.h"
 
 #define PUBLISH_MAX_CAND 100000
+#define PUBLISH_MAX_DATA (512u * 1024 * 1024) /* all keys, from the child */
 
 struct publish_cand {
     char addr[256];
@@ -313,6 +318,7 @@ static int publish_export_addr(const struct publish_conf *pc, gpgme_ctx_t hctx,
     const char *keep[65];
     gpgme_ctx_t sctx = NULL;
     gpgme_data_t d = NULL;
+    char *gdata;
     gpgme_error_t ge;
     gpgme_key_t key;
     int i, nkeep = 0, rc = -1;
@@ -393,12 +399,19 @@ static int publish_export_addr(const struct publish_conf *pc, gpgme_ctx_t hctx,
         publish_note("export for %s from the scratch home: %s", pa->addr, gpgme_strerror(ge));
         goto done;
     }
-    pa->data = gpgme_data_release_and_get_mem(d, &pa->len);
+    gdata = gpgme_data_release_and_get_mem(d, &pa->len);
     d = NULL;
-    if (pa->data == NULL || pa->len == 0) {
+    if (gdata == NULL || pa->len == 0) {
+        gpgme_free(gdata);
         publish_note("export for %s is empty", pa->addr);
         goto done;
     }
+    pa->data = malloc(pa->len); /* ours: freed with free() like the child's copies */
+    if (pa->data != NULL)
+        memcpy(pa->data, gdata, pa->len);
+    gpgme_free(gdata);
+    if (pa->data == NULL)
+        goto nomem;
     if (publish_pgp_public_only((unsigned char *)pa->data, pa->len, why, sizeof(why)) < 0) {
         publish_note("export for %s refused: %s", pa->addr, why);
         goto done;
@@ -427,7 +440,9 @@ static int publish_cand_cmp(const void *a, const void *b)
     return x->created > y->created ? -1 : x->created < y->created ? 1 : strcmp(x->fpr, y->fpr);
 }
 
-static int publish_home_ok(const struct publish_conf *pc)
+/* 0: gnupg_home is ours; 1: it belongs to another user and we are root
+ * (*owner filled: the GnuPG part runs as that user); -1: error. */
+static int publish_home_ok(const struct publish_conf *pc, struct stat *owner)
 {
     struct stat st;
     struct passwd *pw;
@@ -448,17 +463,19 @@ static int publish_home_ok(const struct publish_conf *pc)
                      pc->gnupg_home);
         return -1;
     }
-    if (st.st_uid != geteuid()) {
-        pw = getpwuid(st.st_uid);
-        publish_note("%s:%d: gnupg_home %s belongs to %s (uid %u), not to the user running "
-                     "postseal-keys (uid %u): run it as %s (e.g. sudo -u %s postseal-keys ...) so "
-                     "GnuPG leaves no files of another user in it",
-                     pc->path, pc->gnupg_home_line, pc->gnupg_home, pw ? pw->pw_name : "?",
-                     (unsigned)st.st_uid, (unsigned)geteuid(), pw ? pw->pw_name : "that user",
-                     pw ? pw->pw_name : "USER");
-        return -1;
+    if (st.st_uid == geteuid())
+        return 0;
+    if (geteuid() == 0) {
+        *owner = st;
+        return 1;
     }
-    return 0;
+    pw = getpwuid(st.st_uid);
+    publish_note("%s:%d: gnupg_home %s belongs to %s (uid %u), not to the user running "
+                 "postseal-keys (uid %u): run it as %s or as root, so GnuPG leaves no files of "
+                 "another user in it",
+                 pc->path, pc->gnupg_home_line, pc->gnupg_home, pw ? pw->pw_name : "?",
+                 (unsigned)st.st_uid, (unsigned)geteuid(), pw ? pw->pw_name : "that user");
+    return -1;
 }
 
 void publish_keys_free(struct publish_keys *pk)
@@ -466,13 +483,14 @@ void publish_keys_free(struct publish_keys *pk)
     int i;
 
     for (i = 0; i < pk->n; i++)
-        gpgme_free(pk->v[i].data);
+        free(pk->v[i].data);
     free(pk->v);
     pk->v = NULL;
     pk->n = 0;
 }
 
-int publish_pgp_collect(const struct publish_conf *pc, struct publish_keys *out)
+/* The collection itself, as the owner of gnupg_home. */
+static int publish_collect_here(const struct publish_conf *pc, struct publish_keys *out)
 {
     struct publish_run r = {.pc = pc};
     gpgme_ctx_t ctx;
@@ -481,7 +499,7 @@ int publish_pgp_collect(const struct publish_conf *pc, struct publish_keys *out)
     int i, j, rc = -1;
 
     memset(out, 0, sizeof(*out));
-    if (publish_home_ok(pc) < 0 || (ctx = publish_ctx(pc->gnupg_home)) == NULL)
+    if ((ctx = publish_ctx(pc->gnupg_home)) == NULL)
         return -1;
     gpgme_set_keylist_mode(ctx, GPGME_KEYLIST_MODE_LOCAL | GPGME_KEYLIST_MODE_WITH_KEYGRIP);
     if ((ge = gpgme_op_keylist_start(ctx, NULL, 0)) != 0) {
@@ -537,4 +555,140 @@ done:
     if (rc < 0)
         publish_keys_free(out);
     return rc;
+}
+
+/* One address on the pipe from the child: the fixed part, then the data. */
+struct publish_wire {
+    char addr[256], local[128], domain[256], hash[40];
+    int nkeys;
+    size_t len;
+};
+
+static int publish_full(int fd, void *buf, size_t len, int writing)
+{
+    char *p = buf;
+
+    while (len > 0) {
+        ssize_t n = writing ? write(fd, p, len) : read(fd, p, len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Root and gnupg_home belongs to someone else (e.g. the filter's user): a
+ * child switches to that user for good (groups, gid, uid) and does the
+ * GnuPG part, so every file gpg creates there (trustdb, locks) stays the
+ * owner's; the keys come back over a pipe and the parent writes the outputs.
+ */
+static int publish_collect_as(const struct publish_conf *pc, struct publish_keys *out,
+                              const struct stat *owner)
+{
+    struct passwd *pw = getpwuid(owner->st_uid);
+    gid_t gid = pw ? pw->pw_gid : owner->st_gid;
+    struct publish_wire w;
+    size_t total = 0;
+    int fds[2], st, i, alloc = 0;
+    pid_t pid;
+
+    memset(out, 0, sizeof(*out));
+    publish_verbose("gnupg_home %s belongs to %s (uid %u): read as that user", pc->gnupg_home,
+                    pw ? pw->pw_name : "?", (unsigned)owner->st_uid);
+    if (pipe(fds) < 0 || (pid = fork()) < 0) {
+        publish_note("pipe/fork: %s", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        struct publish_keys pk;
+        int rc = 1;
+
+        close(fds[0]);
+        if ((pw ? initgroups(pw->pw_name, gid) : setgroups(1, &gid)) < 0 || setgid(gid) < 0 ||
+            setuid(owner->st_uid) < 0 || getuid() != owner->st_uid || geteuid() != owner->st_uid) {
+            publish_note("cannot switch to uid %u: %s", (unsigned)owner->st_uid, strerror(errno));
+            _exit(1);
+        }
+        if (publish_collect_here(pc, &pk) == 0) {
+            rc = 0;
+            for (i = 0; i < pk.n && rc == 0; i++) {
+                memset(&w, 0, sizeof(w));
+                memcpy(w.addr, pk.v[i].addr, sizeof(w.addr));
+                memcpy(w.local, pk.v[i].local, sizeof(w.local));
+                memcpy(w.domain, pk.v[i].domain, sizeof(w.domain));
+                memcpy(w.hash, pk.v[i].hash, sizeof(w.hash));
+                w.nkeys = pk.v[i].nkeys;
+                w.len = pk.v[i].len;
+                if (publish_full(fds[1], &w, sizeof(w), 1) < 0 ||
+                    publish_full(fds[1], pk.v[i].data, w.len, 1) < 0)
+                    rc = 1;
+            }
+            publish_keys_free(&pk);
+        }
+        fflush(stderr);
+        _exit(rc);
+    }
+    close(fds[1]);
+    while (publish_full(fds[0], &w, sizeof(w), 0) == 0) {
+        struct publish_addr *pa;
+
+        if (w.len > PUBLISH_MAX_DATA - total || w.addr[sizeof(w.addr) - 1] ||
+            w.hash[sizeof(w.hash) - 1] || w.local[sizeof(w.local) - 1] ||
+            w.domain[sizeof(w.domain) - 1])
+            goto bad;
+        if (out->n == alloc) {
+            int n = alloc ? alloc * 2 : 64;
+            struct publish_addr *v = realloc(out->v, n * sizeof(*v));
+
+            if (v == NULL)
+                goto bad;
+            out->v = v;
+            alloc = n;
+        }
+        pa = &out->v[out->n];
+        memset(pa, 0, sizeof(*pa));
+        memcpy(pa->addr, w.addr, sizeof(w.addr));
+        memcpy(pa->local, w.local, sizeof(w.local));
+        memcpy(pa->domain, w.domain, sizeof(w.domain));
+        memcpy(pa->hash, w.hash, sizeof(w.hash));
+        pa->nkeys = w.nkeys;
+        pa->len = w.len;
+        if ((pa->data = malloc(w.len ? w.len : 1)) == NULL)
+            goto bad;
+        out->n++;
+        if (publish_full(fds[0], pa->data, w.len, 0) < 0)
+            goto bad;
+        total += w.len;
+    }
+    close(fds[0]);
+    if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        publish_keys_free(out);
+        return -1;
+    }
+    return 0;
+bad:
+    publish_note("reading the keys from the child process failed");
+    close(fds[0]);
+    waitpid(pid, &st, 0);
+    publish_keys_free(out);
+    return -1;
+}
+
+int publish_pgp_collect(const struct publish_conf *pc, struct publish_keys *out)
+{
+    struct stat owner;
+
+    memset(out, 0, sizeof(*out));
+    switch (publish_home_ok(pc, &owner)) {
+    case 0:
+        return publish_collect_here(pc, out);
+    case 1:
+        return publish_collect_as(pc, out, &owner);
+    default:
+        return -1;
+    }
 }

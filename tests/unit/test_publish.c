@@ -395,6 +395,49 @@ Test(publish, gateway_without_its_user_id_is_an_error_and_nothing_changes)
               "%s", out);
 }
 
+/* Root publishing a GnuPG home that belongs to the filter's user (nobody
+ * here): the GnuPG part runs as that user, nothing in the home becomes
+ * root's; that user itself may not publish a home of another user. */
+Test(publish, home_of_another_user)
+{
+    const char *dir = pf("%s/wkd", work);
+    const char *ini = pf("%s/nb.ini", work);
+    FILE *fp;
+
+    if (geteuid() != 0)
+        cr_skip_test("needs root");
+    cr_assert_eq(chmod(work, 0755), 0);
+    cr_assert_eq(run("cp -a %s/gnupg %s/nb.gnupg && rm -f %s/nb.gnupg/S.* && chown -R nobody "
+                     "%s/nb.gnupg",
+                     fix, work, work, work),
+                 0, "%s", out);
+    fp = fopen(ini, "w");
+    cr_assert_not_null(fp);
+    fprintf(fp, "[publish]\ndomains = b.test\ngnupg_home = %s/nb.gnupg\ngateway_key = %s\n", work,
+            fpr_of("gw"));
+    fclose(fp);
+    cr_assert_eq(run(PROG " -v -c %s wkd -o %s", ini, dir), 0, "%s", out);
+    cr_expect(strstr(out, pf("gnupg_home %s/nb.gnupg belongs to nobody (uid 65534): read as that "
+                             "user",
+                             work)),
+              "%s", out);
+    cr_expect(strstr(out, "wkd: 6 address(es), 7 key(s)"), "%s", out);
+    cr_expect(exists(hu_adv(dir, "bob@b.test")));
+    /* nothing in the home is root's now */
+    cr_assert_eq(run("find %s/nb.gnupg ! -user nobody | wc -l", work), 0);
+    cr_expect_eq(atoi(out), 0, "files not owned by nobody in the home");
+    /* root's own tree: identical key files */
+    cr_assert_eq(run(PROG " -c %s wkd -o %s/wkd0", conf(NULL), work), 0, "%s", out);
+    cr_expect_eq(run("diff -r %s %s/wkd0", dir, work), 0, "%s", out);
+    /* nobody may not publish root's home */
+    cr_expect_eq(run("setpriv --reuid=65534 --regid=65534 --clear-groups -- " PROG " -c %s --check",
+                     conf(NULL)),
+                 1);
+    cr_expect(strstr(out, "belongs to root (uid 0), not to the user running postseal-keys (uid "
+                          "65534)"),
+              "%s", out);
+}
+
 /* ---- atomic replacement --------------------------------------------------------------- */
 
 static int siblings(const char *parent)
