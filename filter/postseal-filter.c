@@ -4,6 +4,7 @@
  * says, and reinjects the result into Postfix.
  *
  *   postseal-filter [-c FILE] [-v] -f SENDER -- RECIPIENT...   (from master.cf)
+ *   postseal-filter [-c FILE] --reinject HOST:PORT -f SENDER -- RECIPIENT...
  *   postseal-filter [-c FILE] --dry-run -f SENDER -- RECIPIENT... < message
  *   postseal-filter [-c FILE] --check
  *   postseal-filter [-c FILE] --lookup ADDRESS
@@ -37,6 +38,7 @@
 #include "keystore.h"
 #include "log.h"
 #include "outbound.h"
+#include "reinject.h"
 #include "spool.h"
 
 #define PROG "postseal-filter"
@@ -44,7 +46,8 @@
 
 static void usage(FILE *fp)
 {
-    fprintf(fp, "usage: " PROG " [-c FILE] [-v] [--dry-run] -f SENDER -- RECIPIENT...\n"
+    fprintf(fp, "usage: " PROG " [-c FILE] [-v] [--dry-run] [--reinject HOST:PORT] -f SENDER -- "
+                "RECIPIENT...\n"
                 "       " PROG " [-c FILE] --check\n"
                 "       " PROG " [-c FILE] --lookup ADDRESS\n");
 }
@@ -155,12 +158,11 @@ static int finish(const struct ferr *err, const char *sender)
 
 int main(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"dry-run", no_argument, NULL, 'n'},
-                                             {"check", no_argument, NULL, 'C'},
-                                             {"lookup", required_argument, NULL, 'L'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
-    const char *config = DEFAULT_CONFIG, *sender = NULL, *lookup_addr = NULL;
+    static const struct option longopts[] = {
+        {"dry-run", no_argument, NULL, 'n'},      {"check", no_argument, NULL, 'C'},
+        {"lookup", required_argument, NULL, 'L'}, {"reinject", required_argument, NULL, 'R'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    const char *config = DEFAULT_CONFIG, *sender = NULL, *lookup_addr = NULL, *reinject = NULL;
     char abspath[PATH_MAX];
     int ch, verbose = 0, dry_run = 0, do_check = 0, errors, fd;
     struct conf c;
@@ -194,6 +196,9 @@ int main(int argc, char **argv)
         case 'L':
             lookup_addr = optarg;
             break;
+        case 'R': /* the output filter's way back (contrib/postfix/master.cf.filter) */
+            reinject = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -221,6 +226,15 @@ int main(int argc, char **argv)
                  "4.3.5 " PROG ": %d configuration error(s) in %s (run " PROG " --check)", errors,
                  config);
         return finish(&err, sender);
+    }
+    if (reinject != NULL) { /* overrides [filter] reinject: SMTP to HOST:PORT */
+        c.fc->reinject.method = REINJECT_SMTP;
+        if (reinject_parse_hostport(&c.fc->reinject, reinject) < 0) {
+            ferr_set(&err, FERR_TEMP, "4.3.5 " PROG ": --reinject %.200s: expected HOST:PORT",
+                     reinject);
+            conf_free(&c);
+            return finish(&err, sender);
+        }
     }
     if ((fd = spool_copy(0, c.fc->temp_dir, c.fc->max_size, &size, &err)) < 0) {
         conf_free(&c);
