@@ -763,9 +763,15 @@ static int inbound_judge(struct inbound_ctx *c, char *reason, size_t len)
         return act;
     }
     if ((req & INBOUND_REQ_VALID) && !s->valid && s->key_unreachable) {
-        /* the signer's key may exist: judged like an unreachable status server */
+        /* The signer's key may exist.  Where the rule requires a signature
+         * (a partner's rule), that is judged like an unreachable status
+         * server: on_unreachable, by default the mail waits in the queue.
+         * Otherwise a stranger's broken web server must not hold mail for
+         * days: the signature counts as not verified (on_fail). */
         snprintf(reason, len, "signer key unreachable: %.200s", s->why);
-        return inbound_worse(act, r->on_unreachable);
+        if (r->verify == INBOUND_VERIFY_REQUIRED)
+            return inbound_worse(act, r->on_unreachable);
+        return inbound_worse(act, r->on_fail);
     }
     if ((req & INBOUND_REQ_VALID) && (!s->valid || !s->from_match || s->expired)) {
         if (!s->valid)

@@ -12,7 +12,9 @@
 #    missing key, carol's address and the WKD 404; tagged as on_fail says;
 #  - dave@a.test signs with one key while WKD serves another key for him:
 #    "invalid", "the key found for <dave@a.test> is another key";
-#  - erin@a.test while the WKD server fails (503): deferred (on_unreachable =
+#  - erin@a.test while the WKD server fails (503): with the default rule
+#    (verify = optional) delivered and tagged, the reason naming the failure;
+#    with a rule requiring signatures from a.test: deferred (on_unreachable =
 #    defer), nothing delivered; once the server answers: delivered valid;
 #  - trust_wkd = no: the WKD key verifies but is "untrusted";
 #  - signer_lookup = no: no WKD request, "not available".
@@ -144,26 +146,40 @@ file_has "dave: invalid: the key found is another key" "$m" \
     "^X-Postseal-Verify: invalid; .*not available: the key found for <dave@a.test> is another key \\($DAVE2\\)"
 not_ok "dave: his signing key is not in the inbound home" ihas "$IH" "$DAVE"
 
-# 4. erin while the WKD server fails: deferred, then valid
+# 4. erin while the WKD server fails.  The default rule (verify = optional):
+#    delivered at once, tagged as on_fail says, the reason names the failure
+#    (a stranger's broken web server must not hold mail in the queue).
+#    A rule that requires signatures (a partner): deferred (on_unreachable =
+#    defer), nothing delivered; once the server answers: delivered valid.
 publish erin erin@a.test
 touch "$WWW/status.503"
 smtp_send mx --from erin@a.test --to bob@b.test --data "@$(signed erin)"
-is "erin: accepted" 250 "$(smtp_code '\.')"
+is "erin (verify optional): accepted" 250 "$(smtp_code '\.')"
+ok "erin (verify optional): delivered while the server fails" mail_wait mx bob@b.test 5
+file_has "erin (verify optional): tagged, the reason names the lookup failure" \
+    "$(mail_last mx bob@b.test)" \
+    '^X-Postseal-Verify: invalid; .*action=tag; reason="signer key unreachable: .*lookup of <erin@a\.test> failed: wkd: https://openpgpkey\.a\.test/\.\.\.: HTTP 503'
+write_conf "[inbound rule partner]
+sender_domain = a.test
+verify = required"
+smtp_send mx --from erin@a.test --to bob@b.test --data "@$(signed erin)"
+is "erin (partner rule, verify required): accepted" 250 "$(smtp_code '\.')"
 pf_settle mx
-is "erin: nothing delivered while the server fails" 4 "$(mail_count mx bob@b.test)"
-is "erin: deferred in the queue" 1 "$(pf_queue_count mx deferred)"
-like "erin: the reason names the lookup failure" '^signer key unreachable: .*lookup of <erin@a\.test> failed: wkd: https://openpgpkey\.a\.test/\.\.\.: HTTP 503' \
+is "erin (partner rule): nothing delivered while the server fails" 5 "$(mail_count mx bob@b.test)"
+is "erin (partner rule): deferred in the queue" 1 "$(pf_queue_count mx deferred)"
+like "erin (partner rule): the reason names the lookup failure" '^signer key unreachable: .*lookup of <erin@a\.test> failed: wkd: https://openpgpkey\.a\.test/\.\.\.: HTTP 503' \
     "$(pf_queue_reasons mx)"
 rm -f "$WWW/status.503"
 pf_flush mx
-ok "erin: delivered once the server answers" mail_wait mx bob@b.test 5 30
+ok "erin (partner rule): delivered once the server answers" mail_wait mx bob@b.test 6 30
 file_has "erin: valid" "$(mail_last mx bob@b.test)" '^X-Postseal-Verify: valid; method=pgp; signer="erin@a.test"'
 ok "erin: key in the inbound home" ihas "$IH" "$ERIN"
+write_conf ""
 
 # 5. trust_wkd = no: the same WKD key verifies, but is not "trusted"
 write_conf "trust_wkd = no"
 smtp_send mx --from alice@a.test --to bob@b.test --data "@$(signed alice)"
-ok "trust_wkd = no: delivered" mail_wait mx bob@b.test 6
+ok "trust_wkd = no: delivered" mail_wait mx bob@b.test 7
 file_has "trust_wkd = no: untrusted (verified, key not fully valid)" "$(mail_last mx bob@b.test)" \
     '^X-Postseal-Verify: untrusted; method=pgp; signer="alice@a.test"; .*action=deliver'
 
@@ -171,7 +187,7 @@ file_has "trust_wkd = no: untrusted (verified, key not fully valid)" "$(mail_las
 write_conf "signer_lookup = no"
 n=$(grep -c . "$E2E_DIR/access.log")
 smtp_send mx --from carol@a.test --to bob@b.test --data "@$(signed carol)"
-ok "signer_lookup = no: delivered" mail_wait mx bob@b.test 7
+ok "signer_lookup = no: delivered" mail_wait mx bob@b.test 8
 file_has "signer_lookup = no: not available" "$(mail_last mx bob@b.test)" \
     '^X-Postseal-Verify: invalid; .*signer key [0-9A-F]+ not available'
 is "signer_lookup = no: no request" "$n" "$(grep -c . "$E2E_DIR/access.log")"
