@@ -143,6 +143,10 @@ site_ini b a "$WEB_A" wkd <<EOF
 [inbound]
 smime_keypair = $E2E_DIR/b/keys/carol@b.test.key $E2E_DIR/b/keys/carol@b.test.crt
 
+[inbound rule partner]
+sender_domain = a.test
+verify = required
+
 [publish]
 gateway_key = $GW_FPR
 ldif_file = $E2E_DIR/b/people.ldif
@@ -285,7 +289,8 @@ send alice@a.test bob@b.test "pgp across"
 is "pgp: A accepts" 250 "$(smtp_code '\.$')"
 ok "pgp: delivered to bob at B" mail_wait b bob@b.test 1 30
 M=$(mail_last b bob@b.test)
-file_has "pgp: bob sees a valid signature" "$M" '^X-Postseal-Verify: valid'
+file_has "pgp: bob sees a valid signature (B's partner rule requires one)" "$M" \
+    '^X-Postseal-Verify: valid; method=pgp; signer="alice@a\.test"; .*rule=partner; action=deliver'
 file_has "pgp: signed by alice's key" "$M" "^X-Postseal-Verify: .*$ALICE_FPR|^X-Postseal-Verify: .*alice@a\.test"
 file_has "pgp: it came in encrypted (B's log: decrypted)" "$(pf_log b)" 'postseal-filter'
 like "pgp: bob sees alice's Subject, untouched" '^Subject: pgp across$' "$(unfolded "$M")"
