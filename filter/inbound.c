@@ -36,6 +36,7 @@
 #include <openssl/bio.h>
 
 #include "inbound_int.h"
+#include "inbound_raw.h"
 #include "keys.h"
 #include "log.h"
 #include "mime.h"
@@ -55,6 +56,7 @@ struct inbound_ctx {
     struct mime_header hdr; /* outer header section */
     struct mime_msg msg;    /* the message's structure (parsed == 1) */
     int parsed;
+    int hdr_bad;              /* the strict parser refused hdr: inbound_raw */
     char from[256];           /* From address */
     int kind;                 /* INBOUND_KIND_* before processing */
     struct inbound_rule rule; /* the rule that applies */
@@ -976,6 +978,8 @@ static int inbound_emit(struct inbound_ctx *c, const char *stamp, int act, const
                 ar[j] = '?';
         fprintf(out, "Authentication-Results: %s\n", ar);
     }
+    if (c->hdr_bad)
+        return inbound_raw_copy(c->fd, c->start, c->end, c->ic->authserv_id, tag, out);
     for (i = 0; i < c->hdr.count; i++) {
         const struct mime_field *f = &c->hdr.fields[i];
 
@@ -1104,17 +1108,27 @@ int inbound_process(const struct inbound_cfg *ic, int fd, off_t start, off_t end
     c.end = end;
     c.ent_fd = -1;
 
-    if (mime_header_read(fd, start, end, "", &c.hdr, &merr) != MIME_OK) {
-        ferr_set(err, FERR_PERM, "5.6.0 inbound: malformed message header: %s", merr.text);
-        return FERR_PERM;
+    if ((rc = mime_header_read(fd, start, end, "", &c.hdr, &merr)) == MIME_EIO) {
+        ferr_set(err, FERR_TEMP, "4.3.0 inbound: reading the message header: %s", merr.text);
+        return FERR_TEMP;
     }
-    if ((from = mime_header_find(&c.hdr, "From", NULL)) != NULL)
-        inbound_from_addr(from->value, c.from, sizeof(c.from));
-    if (mime_parse(fd, start, end, &c.msg, &merr) == MIME_OK)
-        c.parsed = 1;
-    else
-        snprintf(c.note, sizeof(c.note), "MIME structure not checked: %.150s", merr.text);
-    inbound_classify(&c);
+    if (rc != MIME_OK) {
+        /* Nothing in it can be decrypted or verified; bouncing it would be
+         * backscatter (or lost mail): passed on as it came (inbound_raw). */
+        c.hdr_bad = 1;
+        c.kind = INBOUND_KIND_PLAIN;
+        snprintf(c.note, sizeof(c.note), "header not parsed, passed on as it came: %.150s",
+                 merr.text);
+    } else {
+        if ((from = mime_header_find(&c.hdr, "From", NULL)) != NULL)
+            inbound_from_addr(from->value, c.from, sizeof(c.from));
+        if (mime_parse(fd, start, end, &c.msg, &merr) == MIME_OK)
+            c.parsed = 1;
+        else
+            snprintf(c.note, sizeof(c.note), "MIME structure not checked: %.150s", merr.text);
+        inbound_classify(&c);
+    }
+    rc = FERR_OK;
     inbound_rule_pick(ic, inbound_domain(sender), rcpts, n, c.kind, &c.rule);
 
     if (c.kind == INBOUND_KIND_ENCRYPTED) {

@@ -163,3 +163,21 @@ file_has "the held copy carries the result header" "$E2E_DIR/held.txt" \
     '^X-Postseal-Verify: untrusted; method=pgp; signer="uma@ext\.example"; .*action=hold'
 file_has "the holding smtpd held it" "$(pf_log mx)" 'postfix/hold/smtpd.*: hold: '
 file_has "the held copy is the decrypted message" "$E2E_DIR/held.txt" 'the secret plan is ready'
+
+# A header line longer than RFC 5322's 998 bytes: Postfix passes it on, the
+# strict MIME parser refuses it.  Delivered as it came (nothing in it can be
+# decrypted or verified), forged result header removed, never bounced.
+long=$(head -c 1500 /dev/zero | tr '\0' r)
+printf 'From: <zed@ext.example>\nTo: <longhdr@local.example>\nSubject: long header\nReferences: <%s@ext.example>\nX-Postseal-Verify: valid; forged\n\nplain text body\n' \
+    "$long" | head -c -1 >"$E2E_DIR/long.eml"
+smtp_send mx --from zed@ext.example --to longhdr@local.example --data "$E2E_DIR/long.eml"
+is "long header line: accepted" 250 "$(smtp_code '\.$')"
+ok "long header line: delivered" mail_wait mx longhdr@local.example
+M=$(mail_last mx longhdr@local.example)
+file_has "long header line: the stamp says the header was passed on as it came" "$M" \
+    '^X-Postseal-Verify: none; rule=default; action=deliver; note="header not parsed, passed on as it came: message: header line [0-9]+ longer than 998 bytes"'
+file_lacks "long header line: the forged result header is gone" "$M" 'forged'
+file_has "long header line: kept intact" "$M" "^References: <r{1500}@ext\\.example>\$"
+file_has "long header line: body intact" "$M" '^plain text body$'
+pf_settle mx
+is "long header line: no bounce to the sender" 0 "$(mail_count mx zed@ext.example)"

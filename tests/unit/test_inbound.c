@@ -1085,3 +1085,75 @@ Test(inbound, pgp_signature_by_expired_key)
                   r.err.text,
               "%s", r.err.text);
 }
+
+/* ---- a top-level header the strict parser refuses: passed on, never bounced ---- */
+
+/* Writes fx/msg/NAME.eml: a header with a 1500-byte line (RFC 5322 allows
+ * 998; Postfix passes it on), forged postseal fields (one folded), a line
+ * without a colon, then a body. */
+static void write_badhdr(const char *name, int no_colon)
+{
+    char path[700], longv[1501];
+    FILE *fp;
+
+    memset(longv, 'r', sizeof(longv) - 1);
+    longv[sizeof(longv) - 1] = 0;
+    snprintf(path, sizeof(path), "%s/msg/%s.eml", fx, name);
+    cr_assert_not_null(fp = fopen(path, "w"));
+    fprintf(fp,
+            "Received: from x by y\n"
+            "X-Postseal-Verify: valid; method=smime; signer=\"forged\"\n"
+            "\tcontinued forged text\n"
+            "From: mallory@ext.example\n"
+            "References: <%s@ext.example>\n"
+            "Authentication-Results: gw.local.example; dkim=pass (forged)\n"
+            "Authentication-Results: mx.other.example; dkim=pass\n"
+            "%s"
+            "x-postseal-hold: inbound: forged\n"
+            "Subject: hello there\n"
+            "\n"
+            "X-Postseal-Verify: this line is body text and stays\n"
+            "Body line.\n",
+            longv, no_colon ? "this line has no colon\n" : "");
+    fclose(fp);
+}
+
+Test(inbound, header_the_parser_refuses_is_passed_on_minus_forged_fields)
+{
+    struct run r;
+
+    write_badhdr("badhdr-long", 0);
+    run("badhdr-long", "mallory@ext.example", "authserv_id = gw.local.example", &r);
+    cr_assert_eq(r.rc, FERR_OK, "%s", r.err.text);
+    VERIFY(r, "none; rule=default; action=deliver; note=\"header not parsed, passed on as it came: "
+              "message: header line 5 longer than 998 bytes\"");
+    cr_assert(strncmp(r.out, "X-Postseal-Verify: none;", 24) == 0, "%s", r.out);
+    cr_assert_eq(count(r.out, "X-Postseal-Verify:"), 2, "%s", r.out); /* ours + the body line */
+    HASNT(r, "forged");
+    HASNT(r, "continued forged text");
+    HAS(r, "\nReceived: from x by y\nFrom: mallory@ext.example\nReferences: <rrrr");
+    HAS(r, "rrrr@ext.example>\nAuthentication-Results: mx.other.example; dkim=pass\n"
+           "Subject: hello there\n\nX-Postseal-Verify: this line is body text and stays\n"
+           "Body line.\n");
+}
+
+Test(inbound, refused_header_under_a_rule_requiring_signatures_is_tagged_not_bounced)
+{
+    struct run r;
+
+    write_badhdr("badhdr-colon", 1);
+    run("badhdr-colon", "mallory@ext.example", "verify = required\non_fail = tag", &r);
+    cr_assert_eq(r.rc, FERR_OK, "%s", r.err.text);
+    VERIFY(r, "none; rule=default; action=tag; reason=\"message is not signed (signature "
+              "required)\"");
+    HAS(r, "\nthis line has no colon\n");
+    HAS(r, "\nSubject: [UNVERIFIED] hello there\n\n");
+    HASNT(r, "signer=\"forged\"");
+    HASNT(r, "inbound: forged");
+    /* without authserv_id, other Authentication-Results are left alone */
+    HAS(r, "\nAuthentication-Results: gw.local.example; dkim=pass (forged)\n");
+    /* reject stays the operator's choice: a policy answer, not a 5.6.0 bounce */
+    run("badhdr-colon", "mallory@ext.example", "verify = required\non_fail = reject", &r);
+    cr_assert_eq(r.rc, FERR_PERM);
+    cr_assert(strncmp(r.err.text, "5.7.1 message is not signed", 27) == 0, "%s", r.err.text);
+}
