@@ -2,12 +2,15 @@
 # Where address expansion happens relative to postseal-filter, measured with
 # a real Postfix 3.7.  The policy: mail to x.test must be encrypted (OpenPGP,
 # remote@x.test's key is in the filter's GnuPG home); site.test is local.
-# Each of three sites gets the same five messages for remote@x.test:
+# Each of three sites gets the same six messages for remote@x.test:
 #   direct      RCPT TO:<remote@x.test> on the public smtpd
 #   virtual     RCPT TO:<valias@site.test>, virtual_alias_maps -> remote@x.test
 #   alias       RCPT TO:<list@site.test>, alias_maps (local(8)) -> remote@x.test
 #   forward     RCPT TO:<nobody@site.test>, nobody's .forward -> remote@x.test
 #   sendmail    /usr/sbin/sendmail (postdrop/pickup) -> remote@x.test
+#   encalias    PGP/MIME encrypted to the gateway's key for list@site.test
+#               (site.test is [inbound] local_domains): decrypted for the
+#               local address, then forwarded by local(8) -> remote@x.test
 # Sites:
 #   shipped  content_filter as -o on the public smtpd only (the wiring of
 #            contrib/postfix/master.cf.filter before this test existed)
@@ -24,7 +27,9 @@
 # copy to cleanup(8) without a content filter record, whatever content_filter
 # says in main.cf or master.cf: "alias" and "forward" leave in CLEARTEXT on
 # shipped and maincf.  pickup(8) applies main.cf content_filter only: the
-# sendmail message leaves in clear on shipped.  fixed encrypts all five, each
+# sendmail message leaves in clear on shipped; the encrypted message for a
+# local alias is decrypted and its forwarded copy leaves in CLEARTEXT on
+# shipped and maincf.  fixed encrypts all six, each
 # exactly once (the second pass passes encrypted mail on unchanged), and
 # nothing loops.
 . "$(dirname "$0")/lib.sh"
@@ -39,6 +44,22 @@ gpg --homedir "$RH" --batch --quiet --pinentry-mode loopback --passphrase '' \
     e2e_die "gpg key generation failed"
 gpg --homedir "$RH" --export remote@x.test | gpg --homedir "$GH" --batch --quiet --import 2>/dev/null ||
     e2e_die "gpg import failed"
+# the gateway's own key for list@site.test (inbound decryption)
+gpg --homedir "$GH" --batch --quiet --pinentry-mode loopback --passphrase '' \
+    --quick-gen-key list@site.test future-default default never 2>/dev/null ||
+    e2e_die "gpg key generation (gateway) failed"
+# encalias: PGP/MIME from outside, encrypted to list@site.test by gpg
+printf 'Content-Type: text/plain; charset=us-ascii\n\nbody of encalias\n' >"$E2E_DIR/encalias.ent"
+gpg --homedir "$GH" --batch --quiet --trust-model always --armor --encrypt -r list@site.test \
+    -o "$E2E_DIR/encalias.asc" "$E2E_DIR/encalias.ent" || e2e_die "gpg --encrypt failed"
+{
+    printf 'From: sender@example.test\nTo: list@site.test\nSubject: case-encalias\nMIME-Version: 1.0\n'
+    printf 'Content-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary="eb"\n\n'
+    printf -- '--eb\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n--eb\n'
+    printf 'Content-Type: application/octet-stream\n\n'
+    cat "$E2E_DIR/encalias.asc"
+    printf -- '\n--eb--\n'
+} >"$E2E_DIR/encalias.eml"
 gpgconf --homedir "$GH" --kill all 2>/dev/null
 chown -R nobody:nogroup "$GH"
 mkdir -p "$E2E_DIR/tmp" && chmod 1777 "$E2E_DIR/tmp"
@@ -58,6 +79,10 @@ encrypt = never
 recipient_domain = x.test
 encrypt = required
 method = pgp
+[inbound]
+local_domains = site.test
+gnupg_home = $GH
+status_check = no
 EOF
     )
     printf 'list: remote@x.test\n' >"$d/aliases"
@@ -117,6 +142,7 @@ deliver_one() {
     virtual) smtp_send "$name" --to valias@site.test --header "Subject: case-$case" --body "body of $case" ;;
     alias) smtp_send "$name" --to list@site.test --header "Subject: case-$case" --body "body of $case" ;;
     forward) smtp_send "$name" --to nobody@site.test --header "Subject: case-$case" --body "body of $case" ;;
+    encalias) smtp_send "$name" --to list@site.test --data "@$E2E_DIR/encalias.eml" ;;
     sendmail)
         printf 'From: sender@example.test\nTo: remote@x.test\nSubject: case-%s\n\nbody of %s\n' "$case" "$case" |
             sendmail -C "$d" -i -f sender@example.test remote@x.test
@@ -167,6 +193,11 @@ done
 check shipped sendmail clear
 check maincf sendmail encrypted
 check fixed sendmail encrypted
+# encrypted to the gateway's key for list@site.test: decrypted for the local
+# address (inbound), then forwarded by local(8)
+check shipped encalias clear
+check maincf encalias clear
+check fixed encalias encrypted
 
 # How it happened (the logs)
 file_has "alias: local(8) forwarded the copy (shipped)" "$(pf_log shipped)" \
@@ -179,11 +210,11 @@ file_has "fixed: the forwarded copy went through the output filter" "$(pf_log fi
     'to=<remote@x.test>, orig_to=<list@site.test>, relay=postseal-out, .*status=sent'
 file_has "fixed: the .forward copy went through the output filter" "$(pf_log fixed)" \
     'to=<remote@x.test>, orig_to=<nobody@site.test>, relay=postseal-out, .*status=sent'
-is "fixed: the output filter ran once per message" 5 \
+is "fixed: the output filter ran once per message" 6 \
     "$(grep -c 'relay=postseal-out, .*status=sent' "$(pf_log fixed)")"
 for s in shipped maincf fixed; do
     pf_settle "$s"
     is "$s: nothing left in the queue (no loop, nothing deferred)" 0 "$(pf_queue_count "$s")"
-    is "$s: exactly five messages for remote@x.test" 5 "$(mail_count "$s" remote@x.test)"
+    is "$s: exactly six messages for remote@x.test" 6 "$(mail_count "$s" remote@x.test)"
 done
-is "maincf: the filter ran once per message (no loop)" 5 "$(grep -c 'relay=postseal-filter, .*status=sent' "$(pf_log maincf)")"
+is "maincf: the filter ran once per message (no loop)" 6 "$(grep -c 'relay=postseal-filter, .*status=sent' "$(pf_log maincf)")"
