@@ -155,6 +155,55 @@ file_has "from the direct URL" "$OUT" "from: https://b.test/.well-known/openpgpk
 is "served through the direct host name" 1 \
     "$(grep -c "^b.test /.well-known/openpgpkey/hu/$(hash erin2@b.test)?l=erin2 200" "$ACCESS")"
 
+# --- the shipped Apache virtual host (contrib/web/apache-wkd.conf, names,
+# port and certificate replaced) serves the same tree
+if command -v apache2 >/dev/null 2>&1 && [ -f /usr/lib/apache2/modules/mod_vhost_alias.so ]; then
+    APORT=$(e2e_port 62)
+    mkdir -p "$E2E_DIR/apache"
+    M=/usr/lib/apache2/modules
+    {
+        printf 'ServerRoot %s\nServerName localhost\nPidFile %s\nErrorLog %s\n' \
+            "$E2E_DIR/apache" "$E2E_DIR/apache/httpd.pid" "$E2E_DIR/apache/error.log"
+        printf 'TypesConfig /dev/null\nUser nobody\nGroup nogroup\nListen 127.0.0.1:%s\n' "$APORT"
+        for m in mpm_event authz_core mime headers ssl socache_shmcb vhost_alias alias; do
+            printf 'LoadModule %s_module %s/mod_%s.so\n' "$m" "$M" "$m"
+        done
+        printf 'LogFormat "%%{Host}i %%U%%q %%>s" hostlog\nCustomLog %s hostlog\n' \
+            "$E2E_DIR/apache/access.log"
+        sed -e "s|/var/lib/postseal/wkd|$WKD|g" -e "s|\*:443|127.0.0.1:$APORT|" \
+            -e "s|/etc/ssl/certs/wkd.example.org.pem|$PKI/wkd-b.crt|" \
+            -e "s|/etc/ssl/private/wkd.example.org.key|$PKI/wkd-b.key|" \
+            -e "s|ServerName openpgpkey.example.org|ServerName openpgpkey.b.test|" \
+            -e "s|ServerAlias example.org|ServerAlias b.test|" "$E2E_ROOT/contrib/web/apache-wkd.conf"
+    } >"$E2E_DIR/apache/httpd.conf"
+    if daemon_start apache "inet:$APORT" apache2 -f "$E2E_DIR/apache/httpd.conf" -DFOREGROUND; then
+        aget() { # URL OUTFILE
+            curl -s -o "$2" -w '%{http_code}' --cacert "$PKI/ca.crt" \
+                --connect-to "openpgpkey.b.test:443:127.0.0.1:$APORT" \
+                --connect-to "b.test:443:127.0.0.1:$APORT" -D "$2.headers" "$1"
+        }
+        is "apache: advanced URL" 200 "$(aget "$ADV/hu/$(hash bob@b.test)?l=bob" "$E2E_DIR/bob.apache")"
+        ok "apache: same bytes as nginx" cmp "$E2E_DIR/bob.adv" "$E2E_DIR/bob.apache"
+        is "apache: direct URL" 200 \
+            "$(aget "https://b.test/.well-known/openpgpkey/hu/$(hash bob@b.test)?l=bob" "$E2E_DIR/bob.apache2")"
+        file_has "apache: Content-Type application/octet-stream" "$E2E_DIR/bob.apache.headers" \
+            "^[Cc]ontent-[Tt]ype: application/octet-stream"
+        file_has "apache: Access-Control-Allow-Origin: *" "$E2E_DIR/bob.apache.headers" \
+            "^[Aa]ccess-[Cc]ontrol-[Aa]llow-[Oo]rigin: \*"
+        is "apache: revoked carol 404" 404 "$(aget "$ADV/hu/$(hash carol@b.test)" "$E2E_DIR/carol.apache")"
+        is "apache: nothing outside /.well-known/openpgpkey/" 403 \
+            "$(aget "https://b.test/.well-known/../index.html" "$E2E_DIR/other.apache")"
+        conf ap "methods = wkd" "connect_to = openpgpkey.b.test:443:127.0.0.1:$APORT"
+        lookup ap bob@b.test
+        is "A finds bob through Apache" 0 "$RC"
+        daemon_stop apache
+    else
+        fail "apache did not start" "$(tail -n 3 "$E2E_DIR/apache/error.log" 2>/dev/null)"
+    fi
+else
+    e2e_log "apache2 not installed: the Apache snippet is not exercised (tests/deps.d/publish.txt)"
+fi
+
 # --- B revokes bob's key and publishes again while nginx serves
 sed 's/^://' "$E2E_DIR/b.gnupg/openpgp-revocs.d/$BOB.rev" |
     gpg --homedir "$E2E_DIR/b.gnupg" --batch --import >/dev/null 2>&1
