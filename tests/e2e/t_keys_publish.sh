@@ -155,6 +155,43 @@ file_has "from the direct URL" "$OUT" "from: https://b.test/.well-known/openpgpk
 is "served through the direct host name" 1 \
     "$(grep -c "^b.test /.well-known/openpgpkey/hu/$(hash erin2@b.test)?l=erin2 200" "$ACCESS")"
 
+# --- the shipped full nginx example (contrib/web/nginx-wkd.conf: names, port,
+# certificate and paths replaced) in an nginx of its own
+NPORT=$(e2e_port 63)
+N=$E2E_DIR/nginx-full
+mkdir -p "$N/tmp"
+{
+    printf 'daemon off;\nworker_processes 1;\npid %s/nginx.pid;\nerror_log %s/error.log;\n' "$N" "$N"
+    printf 'events { worker_connections 64; }\nhttp {\n    access_log %s/access.log;\n' "$N"
+    printf '    client_body_temp_path %s/tmp/b;\n    proxy_temp_path %s/tmp/p;\n' "$N" "$N"
+    printf '    fastcgi_temp_path %s/tmp/f;\n    uwsgi_temp_path %s/tmp/u;\n' "$N" "$N"
+    printf '    scgi_temp_path %s/tmp/s;\n' "$N"
+    sed -e "s|/var/lib/postseal/wkd|$WKD|g" -e "s|listen 443 ssl;|listen 127.0.0.1:$NPORT ssl;|" \
+        -e "/listen \[::\]:443 ssl;/d" -e "s|openpgpkey.example.org example.org|openpgpkey.b.test b.test|" \
+        -e "s|/etc/ssl/certs/wkd.example.org.pem|$PKI/wkd-b.crt|" \
+        -e "s|/etc/ssl/private/wkd.example.org.key|$PKI/wkd-b.key|" \
+        -e "s|/etc/nginx/snippets/postseal-wkd.conf|$E2E_ROOT/contrib/web/nginx-wkd-location.conf|" \
+        "$E2E_ROOT/contrib/web/nginx-wkd.conf"
+    printf '}\n'
+} >"$N/nginx.conf"
+nginx -t -p "$N" -c "$N/nginx.conf" >"$N/t.out" 2>&1
+is "nginx -t accepts the shipped example" 0 "$?"
+if daemon_start nginxfull "inet:$NPORT" nginx -p "$N" -c "$N/nginx.conf"; then
+    nget() {
+        curl -s -o "$2" -w '%{http_code}' --cacert "$PKI/ca.crt" \
+            --connect-to "openpgpkey.b.test:443:127.0.0.1:$NPORT" \
+            --connect-to "b.test:443:127.0.0.1:$NPORT" "$1"
+    }
+    is "example config: advanced URL" 200 "$(nget "$ADV/hu/$(hash bob@b.test)?l=bob" "$N/bob")"
+    ok "example config: same bytes" cmp "$E2E_DIR/bob.adv" "$N/bob"
+    is "example config: direct URL" 200 \
+        "$(nget "https://b.test/.well-known/openpgpkey/hu/$(hash bob@b.test)" "$N/bob2")"
+    is "example config: nothing else served" 404 "$(nget "https://b.test/" "$N/root")"
+    daemon_stop nginxfull
+else
+    fail "nginx with the shipped example did not start" "$(tail -n 3 "$N/error.log")"
+fi
+
 # --- the shipped Apache virtual host (contrib/web/apache-wkd.conf, names,
 # port and certificate replaced) serves the same tree
 if command -v apache2 >/dev/null 2>&1 && [ -f /usr/lib/apache2/modules/mod_vhost_alias.so ]; then
