@@ -31,7 +31,8 @@
 # local alias is decrypted and its forwarded copy leaves in CLEARTEXT on
 # shipped and maincf.  fixed encrypts all six, each
 # exactly once (the second pass passes encrypted mail on unchanged), and
-# nothing loops.
+# nothing loops.  Also on fixed: a no_key = hold message released with
+# postsuper -H passes the output filter and is held again.
 . "$(dirname "$0")/lib.sh"
 
 need_prog "$POSTSEAL_FILTER"
@@ -75,10 +76,16 @@ reinject = 127.0.0.1:$(pf_reinject_port "$name")
 gnupg_home = $GH
 temp_dir = $E2E_DIR/tmp
 encrypt = never
+hold_reinject = 127.0.0.1:$(e2e_port 31)
 [filter rule x]
 recipient_domain = x.test
 encrypt = required
 method = pgp
+[filter rule y]
+recipient_domain = y.test
+encrypt = required
+method = pgp
+no_key = hold
 [inbound]
 local_domains = site.test
 gnupg_home = $GH
@@ -119,6 +126,13 @@ EOF
 postseal-out unix - n n - 4 pipe
   flags=Rq user=nobody null_sender=
   argv=$(awk '/argv=.*postseal-filter/ { sub(/.*argv=/, ""); print $1; exit }' "$d/master.cf") -c $ini --reinject 127.0.0.1:$out -f \${sender} -- \${recipient}
+127.0.0.1:$(e2e_port 31) inet n - n - - smtpd
+  -o syslog_name=postfix/hold
+  -o content_filter=
+  -o receive_override_options=no_unknown_recipient_checks,no_header_body_checks,no_milters
+  -o smtpd_relay_restrictions=permit_mynetworks,reject
+  -o smtpd_recipient_restrictions=check_client_access,static:HOLD
+  -o smtpd_end_of_data_restrictions=
 127.0.0.1:$out inet n - n - - smtpd
   -o syslog_name=postfix/out
   -o content_filter=deliver:
@@ -218,3 +232,17 @@ for s in shipped maincf fixed; do
     is "$s: exactly six messages for remote@x.test" 6 "$(mail_count "$s" remote@x.test)"
 done
 is "maincf: the filter ran once per message (no loop)" 6 "$(grep -c 'relay=postseal-filter, .*status=sent' "$(pf_log maincf)")"
+
+# no_key = hold on fixed: held; released with postsuper -H it passes the
+# output filter, still without a key: held again, not delivered in clear.
+smtp_send fixed --to nokey@y.test --header "Subject: case-hold" --body "body of hold"
+is "hold: accepted" 250 "$(smtp_code '\.')"
+e2e_wait 15 test "$(pf_hold_count fixed)" = 1
+is "hold: the message waits in the hold queue" 1 "$(pf_hold_count fixed)"
+hid=$(pf_queue fixed hold | awk '{print $2}' | head -n 1)
+postsuper -c "$(pf_dir fixed)/etc" -H "$hid" >/dev/null 2>&1
+ok "hold: the released message passed the output filter" pf_log_wait fixed 'to=<nokey@y.test>, relay=postseal-out, .*status=sent' 20
+e2e_wait 15 test "$(pf_hold_count fixed)" = 1
+pf_settle fixed
+is "hold: released, it went through the output filter and is held again" 1 "$(pf_hold_count fixed)"
+is "hold: nothing delivered to nokey@y.test" 0 "$(mail_count fixed nokey@y.test)"
