@@ -20,7 +20,13 @@
  * no_key = defer, a key store failure, a gpg failure or a malformed message
  * sends nothing and exits 75: fail closed.  If a reinjection fails after an
  * earlier group was accepted, the filter still exits 75 and Postfix retries
- * the whole delivery: duplicates are possible, loss is not.
+ * the whole delivery: duplicates are possible, loss is not.  One exception
+ * for speed, with SMTP reinjection: the last signed/encrypted group's crypto
+ * runs during its own DATA phase (reinject_tx), so the receiving smtpd works
+ * on the other core while we encrypt.  That group is reinjected first, and
+ * any failure in its stream abandons the transaction without the final "."
+ * (nothing delivered) and defers; a key or certificate refused before the
+ * first output byte is still refused before any SMTP command.
  *
  * Without a usable key where encryption is required (no_key):
  *   defer   exit 75 for the whole delivery, nothing sent (default)
@@ -83,8 +89,10 @@ struct ob_group {
     size_t *idx; /* members (indexes into ob.r) */
     const char **rcpts;
     size_t n;
-    FILE *msg; /* the message to reinject */
-    FILE *ent; /* NULL, or the entity that follows msg (SMTP: sent from here, not copied) */
+    FILE *msg;   /* the message to reinject */
+    FILE *ent;   /* NULL, or the entity that follows msg (SMTP: sent from here, not copied) */
+    int stream;  /* the crypto runs during reinjection, its output streamed into DATA */
+    FILE *inner; /* stream: the inner entity the crypto reads */
 };
 
 struct ob {
@@ -462,6 +470,18 @@ static int ob_build(struct ob *o, struct ob_group *g, struct ferr *err)
     if ((rc = xform_inner(o->fd, &o->mime, &o->hdr, hp, obscure, o->kind == XFORM_SIGNED, extra_lf,
                           inner, err)) != FERR_OK)
         goto out;
+    if (g->stream) { /* the header now, the crypto later, straight into DATA */
+        if (fflush(inner) == EOF) {
+            ferr_set(err, FERR_TEMP, "4.3.0 writing a temp file: %s", strerror(errno));
+            rc = FERR_TEMP;
+            goto out;
+        }
+        if ((rc = xform_outer(o->fd, &o->hdr, obscure, -1, g->msg, err)) == FERR_OK) {
+            g->inner = inner;
+            inner = NULL;
+        }
+        goto out;
+    }
     if ((rc = ob_crypto(o, g, fileno(inner), ent, err)) != FERR_OK)
         goto out;
     if (fflush(ent) == EOF) {
@@ -482,6 +502,26 @@ out:
     if (ent)
         fclose(ent);
     return rc;
+}
+
+/* Streamed group: the crypto module writes into the SMTP transaction (its
+ * first byte opens it, so a key or certificate refused before any output
+ * still fails without a transaction).  Any failure abandons the transaction
+ * without the final ".": nothing is delivered. */
+static int ob_stream(struct ob *o, struct ob_group *g, struct ferr *err)
+{
+    struct reinject_tx *tx;
+    struct ferr cerr;
+    int rc;
+
+    if ((tx = reinject_tx_new(&o->fc->reinject, fileno(g->msg), o->sender, g->rcpts, g->n, err)) ==
+        NULL)
+        return err->code;
+    if ((rc = ob_crypto(o, g, fileno(g->inner), reinject_tx_fp(tx), &cerr)) != FERR_OK) {
+        *err = cerr;
+        return reinject_tx_abort(tx, err);
+    }
+    return reinject_tx_commit(tx, err);
 }
 
 /* ---- notices ---- */
@@ -569,6 +609,8 @@ static void ob_free(struct ob *o)
             fclose(o->g[i].msg);
         if (o->g[i].ent)
             fclose(o->g[i].ent);
+        if (o->g[i].inner)
+            fclose(o->g[i].inner);
         free(o->g[i].idx);
         free(o->g[i].rcpts);
     }
@@ -660,13 +702,27 @@ int outbound_run(const struct fconf *fc, struct keys *keys, int fd, off_t size, 
         if ((rc = ob_group(&o, i, r->outcome, err)) != FERR_OK)
             goto out;
     }
+    /* SMTP: one signed/encrypted group (the last) is streamed: its crypto
+     * runs into the DATA phase, so the receiver works while we encrypt.
+     * It is reinjected first, so its failure still leaves nothing sent; the
+     * others are complete temp files by then. */
+    for (i = o.ng; fc->reinject.method == REINJECT_SMTP && i-- > 0;)
+        if (o.g[i].outcome == OB_SIGN || o.g[i].outcome == OB_ENCRYPT) {
+            o.g[i].stream = 1;
+            break;
+        }
     for (i = 0; i < o.ng; i++)
         if ((rc = ob_build(&o, &o.g[i], err)) != FERR_OK)
+            goto out;
+    for (i = 0; i < o.ng; i++)
+        if (o.g[i].stream && (rc = ob_stream(&o, &o.g[i], err)) != FERR_OK)
             goto out;
     for (i = 0; i < o.ng; i++) {
         struct ob_group *g = &o.g[i];
 
-        if (g->outcome == OB_NOKEY) /* hold: the holding smtpd */
+        if (g->stream)
+            rc = FERR_OK;
+        else if (g->outcome == OB_NOKEY) /* hold: the holding smtpd */
             rc = reinject_hold(&fc->reinject, &fc->hold, fileno(g->msg), sender, g->rcpts, g->n,
                                err);
         else {

@@ -312,12 +312,12 @@ size_t reinject_smtp_form(const char *in, size_t n, char *out, int *bol)
     return o;
 }
 
-/* Streams the files as CRLF text, dot-stuffed, ending in CRLF "." CRLF. */
-static int smtp_data(struct smtp *s, const int *fds, size_t nfds, struct ferr *err)
+/* Streams the files as CRLF text, dot-stuffed; *bol carries the line state. */
+static int smtp_data_files(struct smtp *s, const int *fds, size_t nfds, int *bol, struct ferr *err)
 {
     char *in = malloc(SMTP_BUF), *out = malloc(2 * SMTP_BUF);
     off_t off = 0;
-    int bol = 1, rc = -1;
+    int rc = -1;
     size_t f = 0;
 
     if (in == NULL || out == NULL) {
@@ -340,23 +340,27 @@ static int smtp_data(struct smtp *s, const int *fds, size_t nfds, struct ferr *e
             continue;
         }
         off += n;
-        o = reinject_smtp_form(in, (size_t)n, out, &bol);
+        o = reinject_smtp_form(in, (size_t)n, out, bol);
         if (smtp_write(s, out, o, err) < 0)
             goto done;
-    }
-    if (!bol && smtp_write(s, "\r\n", 2, err) < 0)
-        goto done;
-    if (smtp_write(s, ".\r\n", 3, err) < 0 || smtp_reply(s, 0, err) < 0)
-        goto done;
-    if (s->code / 100 != 2) {
-        smtp_fail(s, "of the message", err);
-        goto done;
     }
     rc = 0;
 done:
     free(in);
     free(out);
     return rc;
+}
+
+/* Ends the data with CRLF "." CRLF and reads the server's verdict. */
+static int smtp_data_end(struct smtp *s, int bol, struct ferr *err)
+{
+    if (!bol && smtp_write(s, "\r\n", 2, err) < 0)
+        return -1;
+    if (smtp_write(s, ".\r\n", 3, err) < 0 || smtp_reply(s, 0, err) < 0)
+        return -1;
+    if (s->code / 100 != 2)
+        return smtp_fail(s, "of the message", err);
+    return 0;
 }
 
 /* 1 if any byte of fd has the high bit set (BODY=8BITMIME); eight bytes
@@ -401,59 +405,70 @@ static int smtp_has_utf8(const char *a)
     return 0;
 }
 
-static int reinject_smtp(const struct reinject_conf *c, const int *fds, size_t nfds,
-                         const char *sender, const char *const *rcpts, size_t n, struct ferr *err)
+/* Connects and runs the dialogue up to the server's 354 for DATA; s->fd is
+ * open afterwards even on failure (the caller closes it). */
+static int smtp_open(struct smtp *s, const struct reinject_conf *c, int eight, const char *sender,
+                     const char *const *rcpts, size_t n, struct ferr *err)
 {
-    struct smtp s;
     char cmd[SMTP_LINE];
     size_t i;
-    int rc = -1, utf8, eight = 0;
+    int utf8;
 
-    for (i = 0; i < nfds && !eight; i++)
-        eight = smtp_has_8bit(fds[i]);
-
-    memset(&s, 0, sizeof(s));
-    s.fd = -1;
-    if (smtp_connect(&s, c, err) < 0)
-        return err->code;
-    if (smtp_reply(&s, 0, err) < 0)
-        goto out;
-    if (s.code != 220) {
-        smtp_fail(&s, "greeting", err);
-        goto out;
-    }
+    memset(s, 0, sizeof(*s));
+    s->fd = -1;
+    if (smtp_connect(s, c, err) < 0 || smtp_reply(s, 0, err) < 0)
+        return -1;
+    if (s->code != 220)
+        return smtp_fail(s, "greeting", err);
     snprintf(cmd, sizeof(cmd), "EHLO %s\r\n", c->helo);
-    if (smtp_write(&s, cmd, strlen(cmd), err) < 0 || smtp_reply(&s, 1, err) < 0)
-        goto out;
-    if (s.code != 250) {
-        smtp_fail(&s, "EHLO", err);
-        goto out;
-    }
+    if (smtp_write(s, cmd, strlen(cmd), err) < 0 || smtp_reply(s, 1, err) < 0)
+        return -1;
+    if (s->code != 250)
+        return smtp_fail(s, "EHLO", err);
     /* an address with UTF-8 needs SMTPUTF8 (RFC 6531); without the
      * extension the server refuses it itself */
     utf8 = smtp_has_utf8(sender);
     for (i = 0; i < n; i++)
         utf8 |= smtp_has_utf8(rcpts[i]);
     snprintf(cmd, sizeof(cmd), "MAIL FROM:<%s>%s%s", sender,
-             eight && s.ext_8bitmime ? " BODY=8BITMIME" : "",
-             utf8 && s.ext_smtputf8 ? " SMTPUTF8" : "");
-    if (smtp_cmd(&s, cmd, "MAIL FROM", 2, err) < 0)
-        goto out;
+             eight && s->ext_8bitmime ? " BODY=8BITMIME" : "",
+             utf8 && s->ext_smtputf8 ? " SMTPUTF8" : "");
+    if (smtp_cmd(s, cmd, "MAIL FROM", 2, err) < 0)
+        return -1;
     for (i = 0; i < n; i++) {
         snprintf(cmd, sizeof(cmd), "RCPT TO:<%s>", rcpts[i]);
-        if (smtp_cmd(&s, cmd, "RCPT TO", 2, err) < 0)
-            goto out;
+        if (smtp_cmd(s, cmd, "RCPT TO", 2, err) < 0)
+            return -1;
     }
-    if (smtp_cmd(&s, "DATA", "DATA", 3, err) < 0 || smtp_data(&s, fds, nfds, err) < 0)
-        goto out;
-    rc = 0;
-    /* the message is accepted; a failing QUIT changes nothing */
-    smtp_cmd(&s, "QUIT", "QUIT", 2, &(struct ferr){0});
-out:
-    if (rc < 0 && s.fd >= 0)
-        (void)!write(s.fd, "QUIT\r\n", 6);
-    if (s.fd >= 0)
-        close(s.fd);
+    return smtp_cmd(s, "DATA", "DATA", 3, err);
+}
+
+/* After the message was accepted (rc 0: QUIT, a failure changes nothing) or
+ * a failure before DATA (QUIT, best effort); always closes. */
+static void smtp_close(struct smtp *s, int rc)
+{
+    if (rc == 0)
+        smtp_cmd(s, "QUIT", "QUIT", 2, &(struct ferr){0});
+    else if (s->fd >= 0)
+        (void)!write(s->fd, "QUIT\r\n", 6);
+    if (s->fd >= 0)
+        close(s->fd);
+    s->fd = -1;
+}
+
+static int reinject_smtp(const struct reinject_conf *c, const int *fds, size_t nfds,
+                         const char *sender, const char *const *rcpts, size_t n, struct ferr *err)
+{
+    struct smtp s;
+    size_t i;
+    int rc = -1, eight = 0, bol = 1;
+
+    for (i = 0; i < nfds && !eight; i++)
+        eight = smtp_has_8bit(fds[i]);
+    if (smtp_open(&s, c, eight, sender, rcpts, n, err) == 0 &&
+        smtp_data_files(&s, fds, nfds, &bol, err) == 0 && smtp_data_end(&s, bol, err) == 0)
+        rc = 0;
+    smtp_close(&s, rc);
     return rc == 0 ? FERR_OK : err->code;
 }
 
@@ -575,4 +590,203 @@ int reinject_hold(const struct reinject_conf *c, const struct reinject_conf *hol
     memcpy(hc.host, hold->host, sizeof(hc.host));
     memcpy(hc.port, hold->port, sizeof(hc.port));
     return reinject_send(&hc, fd, sender, rcpts, n, err);
+}
+
+/* ---- one SMTP transaction fed while the message is being made ---- */
+
+struct reinject_tx {
+    struct reinject_conf c;
+    int hdr_fd;
+    const char *sender;
+    const char *const *rcpts;
+    size_t n;
+    struct smtp s;
+    int state; /* TX_NEW, TX_DATA (354 seen, data flowing), TX_FAILED */
+    int bol, eight;
+    long long sent, fail_after; /* fail_after: test hook, < 0 = off */
+    struct ferr err;            /* the first failure */
+    FILE *fp;
+    char *out;
+    char buf[1]; /* the stdio buffer (TX_FPBUF bytes) */
+};
+
+enum { TX_NEW, TX_DATA, TX_FAILED };
+#define TX_FPBUF (128 * 1024)
+
+/* Up to the 354, then the header file: the transaction starts on the first
+ * byte of the entity, so everything decided before (keys, recipient
+ * certificates) can still fail without a transaction. */
+static int tx_start(struct reinject_tx *tx)
+{
+    int fds[1] = {tx->hdr_fd};
+
+    if (smtp_open(&tx->s, &tx->c, tx->eight, tx->sender, tx->rcpts, tx->n, &tx->err) < 0) {
+        smtp_close(&tx->s, -1);
+        tx->state = TX_FAILED;
+        return -1;
+    }
+    tx->state = TX_DATA;
+    if (smtp_data_files(&tx->s, fds, 1, &tx->bol, &tx->err) < 0) {
+        tx->state = TX_FAILED;
+        return -1;
+    }
+    return 0;
+}
+
+static ssize_t tx_write(void *cookie, const char *buf, size_t size)
+{
+    struct reinject_tx *tx = cookie;
+    uint64_t acc = 0, w;
+    size_t i, take, o;
+
+    if (tx->state == TX_FAILED || (tx->state == TX_NEW && tx_start(tx) < 0)) {
+        errno = EIO;
+        return -1;
+    }
+    if (tx->fail_after >= 0 && tx->sent + (long long)size > tx->fail_after) {
+        ferr_set(&tx->err, FERR_TEMP, "4.3.0 test fault: the stream fails after %lld bytes",
+                 tx->fail_after);
+        tx->state = TX_FAILED;
+        errno = EIO;
+        return -1;
+    }
+    /* the entity was promised 7-bit (no BODY=8BITMIME for it): check */
+    for (i = 0; i + 8 <= size; i += 8) {
+        memcpy(&w, buf + i, 8);
+        acc |= w;
+    }
+    for (; i < size; i++)
+        acc |= (unsigned char)buf[i];
+    if ((acc & 0x8080808080808080ULL) != 0 && !(tx->eight && tx->s.ext_8bitmime)) {
+        ferr_set(&tx->err, FERR_TEMP, "4.3.0 reinjection: 8-bit data in a 7-bit entity");
+        tx->state = TX_FAILED;
+        errno = EIO;
+        return -1;
+    }
+    for (i = 0; i < size; i += take) {
+        take = size - i < SMTP_BUF ? size - i : SMTP_BUF;
+        o = reinject_smtp_form(buf + i, take, tx->out, &tx->bol);
+        if (smtp_write(&tx->s, tx->out, o, &tx->err) < 0) {
+            tx->state = TX_FAILED;
+            errno = EIO;
+            return -1;
+        }
+    }
+    tx->sent += (long long)size;
+    return (ssize_t)size;
+}
+
+static int tx_close(void *cookie)
+{
+    (void)cookie;
+    return 0;
+}
+
+struct reinject_tx *reinject_tx_new(const struct reinject_conf *c, int hdr_fd, const char *sender,
+                                    const char *const *rcpts, size_t n, struct ferr *err)
+{
+    cookie_io_functions_t io = {NULL, tx_write, NULL, tx_close};
+    struct reinject_tx *tx;
+    const char *hook = getenv("POSTSEAL_TEST_STREAM_FAIL_AFTER");
+    size_t i;
+
+    ferr_clear(err);
+    if (c->method != REINJECT_SMTP || n == 0) {
+        ferr_set(err, FERR_TEMP, "4.3.5 streamed reinjection needs SMTP and recipients");
+        return NULL;
+    }
+    if (!smtp_addr_ok(sender)) {
+        ferr_set(err, FERR_PERM, "5.1.7 invalid sender address");
+        return NULL;
+    }
+    for (i = 0; i < n; i++)
+        if (!smtp_addr_ok(rcpts[i]) || *rcpts[i] == 0) {
+            ferr_set(err, FERR_PERM, "5.1.3 invalid recipient address");
+            return NULL;
+        }
+    if ((tx = calloc(1, sizeof(*tx) + TX_FPBUF)) == NULL ||
+        (tx->out = malloc(2 * SMTP_BUF)) == NULL) {
+        free(tx);
+        ferr_set(err, FERR_TEMP, "4.3.0 out of memory");
+        return NULL;
+    }
+    tx->c = *c;
+    tx->hdr_fd = hdr_fd;
+    tx->sender = sender;
+    tx->rcpts = rcpts;
+    tx->n = n;
+    tx->s.fd = -1;
+    tx->bol = 1;
+    tx->eight = smtp_has_8bit(hdr_fd);
+    tx->fail_after = hook != NULL && *hook ? atoll(hook) : -1;
+    if ((tx->fp = fopencookie(tx, "w", io)) == NULL ||
+        setvbuf(tx->fp, tx->buf, _IOFBF, TX_FPBUF) != 0) {
+        if (tx->fp)
+            fclose(tx->fp);
+        free(tx->out);
+        free(tx);
+        ferr_set(err, FERR_TEMP, "4.3.0 out of memory");
+        return NULL;
+    }
+    return tx;
+}
+
+FILE *reinject_tx_fp(struct reinject_tx *tx)
+{
+    return tx->fp;
+}
+
+static void tx_free(struct reinject_tx *tx)
+{
+    if (tx->fp != NULL) {
+        tx->state = TX_FAILED; /* fclose's flush must send nothing more */
+        fclose(tx->fp);
+    }
+    if (tx->s.fd >= 0)
+        close(tx->s.fd); /* no "." was sent: the server drops the transaction */
+    free(tx->out);
+    free(tx);
+}
+
+int reinject_tx_commit(struct reinject_tx *tx, struct ferr *err)
+{
+    int rc;
+
+    ferr_clear(err);
+    if (fflush(tx->fp) != 0 || tx->state == TX_FAILED ||
+        (tx->state == TX_NEW && tx_start(tx) < 0)) {
+        if (tx->err.code == FERR_OK)
+            ferr_set(&tx->err, FERR_TEMP, "4.3.0 reinjection: %s", strerror(errno));
+        return reinject_tx_abort(tx, err);
+    }
+    if (smtp_data_end(&tx->s, tx->bol, err) < 0) {
+        rc = err->code;
+        tx_free(tx);
+        return rc;
+    }
+    smtp_close(&tx->s, 0);
+    tx_free(tx);
+    return FERR_OK;
+}
+
+int reinject_tx_abort(struct reinject_tx *tx, struct ferr *err)
+{
+    int data = tx->state != TX_NEW && tx->s.fd >= 0;
+    char text[sizeof(err->text)];
+
+    if (tx->err.code != FERR_OK) /* the stream failed: that is the cause */
+        *err = tx->err;
+    if (err->code == FERR_OK)
+        ferr_set(err, FERR_TEMP, "4.3.0 reinjection abandoned");
+    /* once data went out, no failure may bounce: the message was not delivered,
+     * try again later (a permanent cause shows up before DATA next time) */
+    if (data) {
+        int perm = err->code != FERR_TEMP && strncmp(err->text, "5.", 2) == 0;
+
+        snprintf(text, sizeof(text), "%s", err->text + (perm ? 6 : 0));
+        ferr_set(err, FERR_TEMP, "%s%s (transaction abandoned, nothing delivered)",
+                 perm || err->code != FERR_TEMP ? "4.3.0 " : "", text);
+    }
+    tx_free(tx);
+    return err->code;
 }

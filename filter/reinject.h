@@ -3,6 +3,7 @@
 #define POSTSEAL_REINJECT_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "ferr.h"
@@ -54,5 +55,28 @@ int reinject_sendv(const struct reinject_conf *c, const int *fds, size_t nfds, c
  * doubled; *bol (1 before the first chunk) carries the line state across
  * chunks.  out needs room for 2 * n bytes.  Returns the bytes written. */
 size_t reinject_smtp_form(const char *in, size_t n, char *out, int *bol);
+
+/*
+ * One SMTP transaction fed while the message is being made (SMTP method
+ * only): reinject_tx_new checks the addresses and prepares; nothing is sent
+ * until the first byte is written to reinject_tx_fp (LF text; the header
+ * file hdr_fd, [0, EOF), goes first).  Then the dialogue runs up to DATA and
+ * the data flow as CRLF, dot-stuffed, while the caller produces them.  The
+ * entity written to the FILE must be 7-bit unless hdr_fd already needed
+ * BODY=8BITMIME (else the stream fails).  A write error is kept and reported
+ * by commit/abort.  reinject_tx_commit ends the data with "." and returns the
+ * server's verdict; reinject_tx_abort closes the connection WITHOUT "." so
+ * the server discards the transaction: after DATA began its result is
+ * always FERR_TEMP.  Both free tx.  Test hook: the environment variable
+ * POSTSEAL_TEST_STREAM_FAIL_AFTER=N makes the stream fail once more than N
+ * bytes were written (fails closed: nothing is delivered).
+ */
+struct reinject_tx;
+struct reinject_tx *reinject_tx_new(const struct reinject_conf *c, int hdr_fd, const char *sender,
+                                    const char *const *rcpts, size_t n, struct ferr *err);
+FILE *reinject_tx_fp(struct reinject_tx *tx);
+int reinject_tx_commit(struct reinject_tx *tx, struct ferr *err);
+/* err: the caller's reason (kept when the stream itself did not fail). */
+int reinject_tx_abort(struct reinject_tx *tx, struct ferr *err);
 
 #endif

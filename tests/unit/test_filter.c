@@ -170,6 +170,8 @@ static void sink_start(const char *fail)
                 if (data) {
                     if (strcmp(line, ".\r\n") == 0) {
                         fclose(msg);
+                        snprintf(path, sizeof(path), "%s/%d.done", work, n);
+                        fclose(fopen(path, "w")); /* the transaction was completed */
                         data = 0;
                         dprintf(c, "250 2.0.0 ok\r\n");
                         continue;
@@ -637,6 +639,15 @@ Test(filter, bcc_recipients_get_their_own_message)
     cr_assert_eq(run(latin_msg, "-f alice@example.com -- bob@example.org carol@example.org", &err),
                  0, "%s", err);
     cr_assert_eq(count_msgs(), 2);
+    /* the order of the two transactions is not part of the contract (the
+     * streamed one goes first): name the files by recipient */
+    e1 = slurp("%s/1.env", work);
+    if (strstr(e1, "carol@") != NULL)
+        cr_assert_eq(sh("cd %s && mv 1.env x.env && mv 2.env 1.env && mv x.env 2.env && "
+                        "mv 1.msg x.msg && mv 2.msg 1.msg && mv x.msg 2.msg",
+                        work),
+                     0);
+    free(e1);
     e1 = slurp("%s/1.env", work);
     e2 = slurp("%s/2.env", work);
     cr_assert(strstr(e1, "bob@") != NULL && strstr(e1, "carol@") == NULL, "%s", e1);
@@ -697,6 +708,81 @@ Test(filter, reinjection_failures_map_to_exit_codes)
     cr_assert_eq(run(latin_msg, "-f alice@example.com -- x@example.net", &err), 75);
     cr_assert(STARTS(err, "4.4.1 reinjection to 127.0.0.1:1 failed"), "%s", err);
     free(err);
+}
+
+/* The crypto output is streamed into the SMTP DATA phase.  A failure in the
+ * middle of that stream (injected with the test hook after 200 kB of the
+ * entity) must leave nothing delivered: the transaction is abandoned without
+ * the final "." and the filter defers (75).  Without the fault the same
+ * message arrives complete and decrypts to the original text. */
+Test(filter, failure_mid_stream_delivers_nothing_and_defers)
+{
+    const char *rcpt[] = {"bob@example.org", "dave@example.net"};
+    char *big = malloc(600000), *err, path[300];
+    size_t n, k;
+    int st;
+
+    n = (size_t)sprintf(big, "From: signer@example.com\nTo: x\nSubject: big\n\n");
+    srand(11); /* random text: gpg's compression must not shrink it below the fault */
+    while (n < 500000) {
+        for (k = 0; k < 60; k++)
+            big[n++] = (char)('!' + rand() % 94);
+        n += (size_t)sprintf(big + n, "\n.dot line\n");
+    }
+    sprintf(big + n, "END-OF-MESSAGE\n");
+    snprintf(path, sizeof(path), "%s/in.eml", work);
+    spit(path, big);
+    for (k = 0; k < 2; k++) {
+        sink_start("");
+        if (k == 0)
+            config("encrypt = required\nmethod = pgp\n");
+        else /* S/MIME: signed by the gateway's signer, then encrypted */
+            config("encrypt = required\nmethod = smime\nsign = yes\n"
+                   "[filter signkey s]\nsmime_cert = /FX/signer@example.com.crt\n"
+                   "smime_key = /FX/signer@example.com.key\n");
+        sh("sed -i 's|/FX|%s|' %s/f.ini", fx, work);
+        st = sh("POSTSEAL_TEST_STREAM_FAIL_AFTER=200000 %s -c %s/f.ini -f signer@example.com -- "
+                "%s < %s/in.eml 2> %s/stderr",
+                filter_prog(), work, rcpt[k], work, work);
+        err = slurp("%s/stderr", work);
+        cr_assert_eq(st, 75, "case %zu: %s", k, err);
+        cr_assert(STARTS(err, "4.3.0 test fault: the stream fails after 200000 bytes"), "%s", err);
+        cr_assert(strstr(err, "transaction abandoned") != NULL, "%s", err);
+        free(err);
+        usleep(200000); /* the sink writes what it got */
+        snprintf(path, sizeof(path), "%s/1.msg", work);
+        cr_assert_eq(access(path, F_OK), 0, "case %zu: the data phase had begun", k);
+        cr_assert_neq(sh("test -s %s/1.msg", work), 1, "case %zu: data arrived", k);
+        snprintf(path, sizeof(path), "%s/1.done", work);
+        cr_assert_neq(access(path, F_OK), 0, "case %zu: a transaction was completed", k);
+        /* no fault: delivered once, complete */
+        st = sh("%s -c %s/f.ini -f signer@example.com -- %s < %s/in.eml 2> %s/stderr",
+                filter_prog(), work, rcpt[k], work, work);
+        err = slurp("%s/stderr", work);
+        cr_assert_eq(st, 0, "case %zu: %s", k, err);
+        free(err);
+        snprintf(path, sizeof(path), "%s/2.done", work);
+        cr_assert_eq(access(path, F_OK), 0, "case %zu: not delivered without the fault", k);
+        if (k == 0) {
+            snprintf(path, sizeof(path), "%s/m.asc", work);
+            cr_assert_eq(sh("sed -n '/^-----BEGIN PGP MESSAGE/,/^-----END PGP MESSAGE/p' %s/2.msg "
+                            "> %s/m.asc && gpg --homedir %s/gb --batch --quiet --decrypt %s/m.asc "
+                            "| grep -q '^END-OF-MESSAGE'",
+                            work, work, fx, work),
+                         0, "bob decrypts the complete text");
+        } else {
+            cr_assert_eq(
+                sh("cd %s && openssl cms -decrypt -in 2.msg -recip %s/dave@example.net.crt "
+                   "-inkey %s/dave@example.net.key | openssl cms -verify -CAfile "
+                   "%s/ca.crt -in /dev/stdin -out - 2>/dev/null | tr -d '\\r' | grep -q "
+                   "'^END-OF-MESSAGE'",
+                   work, fx, fx, fx),
+                0, "dave decrypts and verifies the complete text");
+        }
+        teardown();
+        sh("rm -f %s/*.msg %s/*.env %s/*.done", work, work, work);
+    }
+    free(big);
 }
 
 Test(filter, bad_config_and_usage_defer)

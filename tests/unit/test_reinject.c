@@ -557,3 +557,158 @@ Test(reinject, sendmail_takes_one_file_only)
     close(fds[0]);
     close(fds[1]);
 }
+
+/* ---- one transaction fed while the message is made (reinject_tx) ---- */
+
+/* Waits for the scripted server to end by itself (it stops at EOF). */
+static void srv_wait(void)
+{
+    int st;
+
+    waitpid(srv_pid, &st, 0);
+}
+
+/* What the server received after "DATA\r\n" (malloc'ed, *len bytes). */
+static char *data_part(size_t *len)
+{
+    FILE *fp = fopen(transcript, "r");
+    char *got = malloc(8 << 20), *d;
+    size_t n;
+
+    cr_assert(fp != NULL && got != NULL);
+    n = fread(got, 1, (8 << 20) - 1, fp);
+    fclose(fp);
+    got[n] = 0;
+    d = strstr(got, "DATA\r\n");
+    cr_assert_not_null(d, "no DATA in the transcript");
+    d += 6;
+    *len = n - (size_t)(d - got);
+    memmove(got, d, *len);
+    return got;
+}
+
+/* The streamed transaction puts on the wire exactly what reinject_sendv sends
+ * for the same bytes in files, however the producer cuts its writes. */
+Test(reinject, tx_stream_is_byte_identical_to_the_file_path)
+{
+    const char *const script[] = {"220 hi", "250 hello", "250 ok",  "250 ok",
+                                  "354 go", "250 ok",    "221 bye", NULL};
+    const char hdr[] = "Subject: t\nX: y\n\n";
+    size_t n = (1 << 20) + 70000, i, w, got_n, step;
+    char *msg = malloc(n), *all = malloc(n + sizeof(hdr)), *want = malloc(2 * n + 64), *got;
+    struct reinject_conf c;
+    struct reinject_tx *tx;
+    struct ferr err;
+    int hfd = msgfd(hdr), rc, bol = 1;
+
+    cr_assert(msg != NULL && all != NULL && want != NULL);
+    srand(7);
+    for (i = 0; i < n; i++)
+        msg[i] = (char)(rand() % 40 == 0 ? '\n' : rand() % 9 == 0 ? '.' : 'a' + rand() % 26);
+    msg[0] = '.'; /* the entity's first line starts with a dot */
+    msg[n - 1] = 'z';
+    memcpy(all, hdr, sizeof(hdr) - 1);
+    memcpy(all + sizeof(hdr) - 1, msg, n);
+    w = ref_form(all, n + sizeof(hdr) - 1, want, &bol);
+    memcpy(want + w, "\r\n.\r\nQUIT\r\n", 11);
+    w += 11;
+
+    c = conf(srv_start(script));
+    c.timeout = 10;
+    tx = reinject_tx_new(&c, hfd, "a@example.com", rcpts, 1, &err);
+    cr_assert_not_null(tx, "%s", err.text);
+    for (i = 0; i < n; i += step) {
+        step = (size_t)(rand() % 70000) + 1;
+        if (step > n - i)
+            step = n - i;
+        cr_assert_eq(fwrite(msg + i, 1, step, reinject_tx_fp(tx)), step);
+    }
+    rc = reinject_tx_commit(tx, &err);
+    srv_wait();
+    cr_assert_eq(rc, FERR_OK, "%s", err.text);
+    got = data_part(&got_n);
+    cr_assert_eq(got_n, w, "data length %zu, want %zu", got_n, w);
+    cr_assert(memcmp(got, want, w) == 0);
+    free(got);
+    free(msg), free(all), free(want);
+    close(hfd);
+}
+
+/* A failure in the middle of the data (the producer gives up): the
+ * connection is closed without the final ".", so the server drops the
+ * transaction, and even a permanent cause becomes a deferral. */
+Test(reinject, tx_abort_mid_data_sends_no_final_dot_and_defers)
+{
+    const char *const script[] = {"220 hi", "250 hello", "250 ok",  "250 ok",
+                                  "354 go", "250 ok",    "221 bye", NULL};
+    struct reinject_conf c = conf(srv_start(script));
+    char *chunk = malloc(300000), *got;
+    struct reinject_tx *tx;
+    struct ferr err;
+    int hfd = msgfd("Subject: t\n\n"), rc;
+    size_t got_n;
+
+    memset(chunk, 'x', 300000);
+    chunk[299999] = '\n';
+    tx = reinject_tx_new(&c, hfd, "a@example.com", rcpts, 1, &err);
+    cr_assert_not_null(tx);
+    cr_assert_eq(fwrite(chunk, 1, 300000, reinject_tx_fp(tx)), 300000u);
+    cr_assert_eq(fflush(reinject_tx_fp(tx)), 0);
+    ferr_set(&err, FERR_PERM, "5.7.1 the crypto failed");
+    rc = reinject_tx_abort(tx, &err);
+    srv_wait(); /* the server saw EOF */
+    cr_assert_eq(rc, FERR_TEMP);
+    cr_assert(strncmp(err.text, "4.3.0 the crypto failed", 23) == 0, "%s", err.text);
+    got = data_part(&got_n);
+    cr_assert_geq(got_n, 300000u, "the data had begun");
+    cr_assert(strstr(got, "\n.\r\n") == NULL, "a final dot was sent");
+    cr_assert(strstr(got, "QUIT") == NULL);
+    free(got), free(chunk);
+    close(hfd);
+}
+
+/* A refusal before DATA keeps the server's permanent status (nothing was
+ * sent), and a stream that fails by itself names its own cause. */
+Test(reinject, tx_refusal_before_data_stays_permanent)
+{
+    const char *const script[] = {"220 hi", "250 hello", "250 ok", "550 5.1.1 no such user", NULL};
+    struct reinject_conf c = conf(srv_start(script));
+    struct reinject_tx *tx;
+    struct ferr err;
+    int hfd = msgfd("Subject: t\n\n"), rc;
+
+    tx = reinject_tx_new(&c, hfd, "a@example.com", rcpts, 1, &err);
+    cr_assert_not_null(tx);
+    fputs("body\n", reinject_tx_fp(tx));
+    rc = reinject_tx_commit(tx, &err);
+    srv_stop();
+    cr_assert_eq(rc, FERR_PERM, "%s", err.text);
+    cr_assert(strncmp(err.text, "5.1.1 no such user", 18) == 0, "%s", err.text);
+    close(hfd);
+}
+
+/* The streamed entity must be 7-bit when the header did not ask for
+ * BODY=8BITMIME: an 8-bit byte fails the transaction (no "."), deferred. */
+Test(reinject, tx_8bit_entity_without_8bitmime_fails)
+{
+    const char *const script[] = {"220 hi", "250 hello", "250 ok",  "250 ok",
+                                  "354 go", "250 ok",    "221 bye", NULL};
+    struct reinject_conf c = conf(srv_start(script));
+    struct reinject_tx *tx;
+    struct ferr err;
+    int hfd = msgfd("Subject: t\n\n"), rc;
+    size_t got_n;
+    char *got;
+
+    tx = reinject_tx_new(&c, hfd, "a@example.com", rcpts, 1, &err);
+    cr_assert_not_null(tx);
+    fputs("caf\xc3\xa9\n", reinject_tx_fp(tx));
+    rc = reinject_tx_commit(tx, &err);
+    srv_wait();
+    cr_assert_eq(rc, FERR_TEMP, "%s", err.text);
+    cr_assert(strstr(err.text, "8-bit data in a 7-bit entity") != NULL, "%s", err.text);
+    got = data_part(&got_n);
+    cr_assert(strstr(got, ".\r\n") == NULL && strstr(got, "caf") == NULL, "%s", got);
+    free(got);
+    close(hfd);
+}
