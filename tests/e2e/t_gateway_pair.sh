@@ -19,7 +19,11 @@
 #    on B's public smtpd (before decryption): dkim=pass at B.
 . "$(dirname "$0")/lib.sh"
 
-POSTSEAL_KEYS=${POSTSEAL_KEYS:-$(dirname "$POSTSEAL_FILTER")/postseal-keys}
+if [ "${SANITIZE:-}" = 1 ]; then
+    POSTSEAL_KEYS=${POSTSEAL_KEYS:-$E2E_ROOT/build-san/bin/postseal-keys}
+else
+    POSTSEAL_KEYS=${POSTSEAL_KEYS:-$E2E_ROOT/filter/postseal-keys}
+fi
 need_prog "$POSTSEAL_FILTER"
 need_prog "$POSTSEAL_KEYS"
 for p in nginx slapd ldapadd opendkim opendkim-genkey gpg openssl; do
