@@ -323,6 +323,44 @@ EOF
     daemon_start "$name" "inet:$port" nginx -p "$d" -c "$d/nginx.conf"
 }
 
+# slapd_start NAME DC PORT: a real OpenLDAP slapd (mdb, core + cosine +
+# inetOrgPerson schemas, anonymous read) for the suffix dc=DC,dc=test on
+# ldap://127.0.0.1:PORT, with the entries dc=DC,dc=test and
+# ou=people,dc=DC,dc=test already added.  Log $E2E_DIR/NAME.log (-d 256: one
+# line per operation, e.g. SRCH ... filter="(mail=...)").  Sets SLAPD_ADD to
+# the ldapadd command (admin bind) for more entries: $SLAPD_ADD -f FILE.
+slapd_start() {
+    local name=$1 dc=$2 port=$3 d suffix
+    d=$E2E_DIR/$name.ldap
+    suffix="dc=$dc,dc=test"
+    mkdir -p "$d/db" || return 1
+    cat >"$d/slapd.conf" <<EOF
+include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/inetorgperson.schema
+modulepath /usr/lib/ldap
+moduleload back_mdb
+pidfile $d/slapd.pid
+database mdb
+maxsize 10485760
+suffix "$suffix"
+rootdn "cn=admin,$suffix"
+rootpw secret
+directory $d/db
+access to * by * read
+EOF
+    printf 'dn: %s\nobjectClass: dcObject\nobjectClass: organization\no: %s\ndc: %s\n\n' \
+        "$suffix" "$dc" "$dc" >"$d/base.ldif"
+    printf 'dn: ou=people,%s\nobjectClass: organizationalUnit\nou: people\n' "$suffix" >>"$d/base.ldif"
+    daemon_start "$name" "inet:$port" slapd -d 256 -f "$d/slapd.conf" -h "ldap://127.0.0.1:$port/" ||
+        return 1
+    SLAPD_ADD="ldapadd -x -H ldap://127.0.0.1:$port -D cn=admin,$suffix -w secret"
+    $SLAPD_ADD -f "$d/base.ldif" >"$d/base.log" 2>&1 || {
+        e2e_log "slapd $name: base entries refused: $(tail -n 2 "$d/base.log")"
+        return 1
+    }
+}
+
 # sasl_start USER:PASSWORD...: a private Dovecot auth service (no mail
 # protocols) with these plaintext users, socket $E2E_DIR/dovecot/run/auth-postfix
 # (mode 0666) in SASL_PATH; log $E2E_DIR/dovecot/dovecot.log.  Wire it to an

@@ -181,32 +181,8 @@ nginx_start web-b "$E2E_DIR/b/www" "$WEB_B" web-b "$WKD_CONF" ||
     e2e_die "B's nginx did not start"
 
 # B's directory: a real slapd; B's LDIF loaded with ldapadd
-mkdir -p "$E2E_DIR/ldap/db"
-cat >"$E2E_DIR/ldap/slapd.conf" <<EOF
-include /etc/ldap/schema/core.schema
-include /etc/ldap/schema/cosine.schema
-include /etc/ldap/schema/inetorgperson.schema
-modulepath /usr/lib/ldap
-moduleload back_mdb
-pidfile $E2E_DIR/ldap/slapd.pid
-database mdb
-maxsize 10485760
-suffix "dc=b,dc=test"
-rootdn "cn=admin,dc=b,dc=test"
-rootpw secret
-directory $E2E_DIR/ldap/db
-access to * by * read
-EOF
-daemon_start slapd "inet:$LDAPP" slapd -d 256 -f "$E2E_DIR/ldap/slapd.conf" \
-    -h "ldap://127.0.0.1:$LDAPP/" || e2e_die "slapd did not start"
-printf 'dn: dc=b,dc=test\nobjectClass: dcObject\nobjectClass: organization\no: b\ndc: b\n\n%s\n' \
-    'dn: ou=people,dc=b,dc=test
-objectClass: organizationalUnit
-ou: people' >"$E2E_DIR/ldap/base.ldif"
-ldapadd -x -H "ldap://127.0.0.1:$LDAPP" -D cn=admin,dc=b,dc=test -w secret \
-    -f "$E2E_DIR/ldap/base.ldif" >"$E2E_DIR/ldapadd.log" 2>&1 || e2e_die "ldapadd (base) failed"
-ldapadd -x -H "ldap://127.0.0.1:$LDAPP" -D cn=admin,dc=b,dc=test -w secret \
-    -f "$E2E_DIR/b/people.ldif" >>"$E2E_DIR/ldapadd.log" 2>&1
+slapd_start slapd b "$LDAPP" || e2e_die "slapd did not start"
+$SLAPD_ADD -f "$E2E_DIR/b/people.ldif" >"$E2E_DIR/ldapadd.log" 2>&1
 is "ldapadd loads B's LDIF" 0 "$?"
 
 # --- OpenDKIM: signs a.test on A's reinjection smtpd, verifies on B's public smtpd

@@ -271,29 +271,8 @@ file_has "withkey.pem skipped (private key)" "$E2E_DIR/ldif.out" \
     "skipped $DATA/smime/withkey.pem: it holds a private key"
 file_has "expired certificate skipped" "$E2E_DIR/ldif.out" "for expired@b.test: expired"
 file_lacks "no private key in the LDIF" "$E2E_DIR/b.ldif" "PRIVATE"
-mkdir -p "$E2E_DIR/ldap/db"
-cat >"$E2E_DIR/ldap/slapd.conf" <<CONF
-include /etc/ldap/schema/core.schema
-include /etc/ldap/schema/cosine.schema
-include /etc/ldap/schema/inetorgperson.schema
-modulepath /usr/lib/ldap
-moduleload back_mdb
-pidfile $E2E_DIR/ldap/slapd.pid
-database mdb
-maxsize 10485760
-suffix "dc=b,dc=test"
-rootdn "cn=admin,dc=b,dc=test"
-rootpw secret
-directory $E2E_DIR/ldap/db
-access to * by * read
-CONF
-daemon_start slapd "inet:$LDAPP" slapd -d 256 -f "$E2E_DIR/ldap/slapd.conf" \
-    -h "ldap://127.0.0.1:$LDAPP/" || e2e_die "slapd did not start"
-printf 'dn: dc=b,dc=test\nobjectClass: dcObject\nobjectClass: organization\no: b\ndc: b\n\ndn: ou=people,dc=b,dc=test\nobjectClass: organizationalUnit\nou: people\n' \
-    >"$E2E_DIR/base.ldif"
-LDAPADD="ldapadd -x -H ldap://127.0.0.1:$LDAPP -D cn=admin,dc=b,dc=test -w secret"
-$LDAPADD -f "$E2E_DIR/base.ldif" >"$E2E_DIR/ldapadd0.log" 2>&1 ||
-    e2e_die "base entries: $(tail -n 2 "$E2E_DIR/ldapadd0.log")"
+slapd_start slapd b "$LDAPP" || e2e_die "slapd did not start"
+LDAPADD=$SLAPD_ADD
 $LDAPADD -f "$E2E_DIR/b.ldif" >"$E2E_DIR/ldapadd.log" 2>&1
 is "ldapadd loads the LDIF" 0 "$?"
 is "four entries added" 4 "$(grep -c '^adding new entry' "$E2E_DIR/ldapadd.log")"
