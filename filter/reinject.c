@@ -9,6 +9,15 @@
  * read with a bounded line length (SMTP_LINE) and line count.  Addresses with
  * CR, LF or '<' '>' are refused before anything is sent.
  *
+ * Streaming (reinject_tx): the message's last part is written through a
+ * stdio stream while it is produced (the crypto output); the dialogue starts
+ * at its first byte, each chunk is converted and written at once (128 KiB
+ * stdio buffer + 512 KiB conversion buffer, whatever the message size), and
+ * it must be 7-bit unless the header file already asked for BODY=8BITMIME.
+ * Abandoning the transaction closes the socket without the final "." (RFC
+ * 5321 4.1.1.4: the server discards an unterminated message); once DATA has
+ * begun every failure is FERR_TEMP.
+ *
  * Failure: connection refused/timed out, 4xx, a garbled reply, an I/O error:
  * FERR_TEMP (the message stays in Postfix's queue); 5xx: FERR_PERM with the
  * server's enhanced status code (5.x.y) so the bounce says what the return

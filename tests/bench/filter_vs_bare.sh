@@ -34,7 +34,7 @@ mkdir -p "$F"
     echo "bench: $TIME missing (Debian package time)" >&2
     exit 1
 }
-[ -x "$W/smtpsink" ] || ${CC:-cc} -O2 -o "$W/smtpsink" tests/bench/smtpsink.c || exit 1
+[ "$W/smtpsink" -nt tests/bench/smtpsink.c ] || ${CC:-cc} -O2 -o "$W/smtpsink" tests/bench/smtpsink.c || exit 1
 
 # ---- keys: a CA, bob's S/MIME certificate, a signer, bob's OpenPGP key
 (

@@ -6,7 +6,9 @@
  * Serves one connection at a time, answers 250 to everything, 354 to DATA,
  * reads the data up to CRLF.CRLF and acknowledges it, 221 to QUIT.  With
  * OUTFILE the last message's data is written there (to check what arrived).
- * Costs almost nothing, so the benchmark measures the filter, not the sink.
+ * Costs almost nothing, so the benchmark measures the filter, not the sink
+ * (data lines are skipped with memchr; the per-byte loop it had before cost
+ * ~190 ms CPU for 34 MB, more than openssl's whole encryption).
  * Lines are read through a 64 KiB buffer; a command line over 4 KiB is an error.
  */
 #define _GNU_SOURCE
@@ -75,8 +77,22 @@ static void sink_session(int fd, const char *outfile)
             int c;
 
             sink_say(fd, "354 go ahead\r\n");
-            /* state machine over "\r\n.\r\n" */
-            while ((c = sink_getc(&in)) >= 0) {
+            /* state machine over "\r\n.\r\n"; inside a line (state 0)
+             * jump to the next LF with memchr: no per-byte work */
+            for (;;) {
+                if (state == 0 && in.off < in.len) {
+                    const char *p = in.buf + in.off;
+                    const char *nl = memchr(p, '\n', in.len - in.off);
+                    size_t skip = nl ? (size_t)(nl - p) : in.len - in.off;
+
+                    if (out)
+                        fwrite(p, 1, skip, out);
+                    in.off += skip;
+                    if (nl == NULL)
+                        continue;
+                }
+                if ((c = sink_getc(&in)) < 0)
+                    break;
                 if (out)
                     putc(c, out);
                 if (state == 2 && c == '.')
