@@ -120,6 +120,12 @@ measure() {
 SINK=$!
 trap 'kill $SINK 2>/dev/null' EXIT
 sleep 0.3
+# a sink that could not bind exits: then something else holds the port and
+# would be measured instead of ours
+kill -0 $SINK 2>/dev/null || {
+    echo "bench: smtpsink could not listen on 127.0.0.1:$PORT (port in use?)" >&2
+    exit 1
+}
 : >"$F/raw"
 for size in $SIZES; do
     message "$size"
