@@ -266,6 +266,9 @@ static void fc_main_entry(struct fconf *fc, struct cfg_diag *diag, const struct 
     } else if (strcmp(e->key, "reinject_timeout") == 0) {
         if (cfg_seconds(diag, e, 1, 3600, &v) == 0)
             fc->reinject.timeout = v;
+    } else if (strcmp(e->key, "time_limit") == 0) {
+        if (cfg_seconds(diag, e, 0, 86400, &v) == 0)
+            fc->time_limit = v;
     } else if (strcmp(e->key, "temp_dir") == 0) {
         if (e->value[0] != '/')
             cfg_error(diag, e->line, "temp_dir: expected an absolute path");
@@ -547,6 +550,7 @@ struct fconf *fconf_load(const struct cfg *cfg, struct cfg_diag *diag)
     fc->reinject.timeout = 300;
     fc->temp_dir = strdup("/var/tmp");
     fc->max_size = 104857600;
+    fc->time_limit = 900;
     fc->malformed = FC_MALFORMED_DEFER;
     fc->order = FC_FIRST_MATCH;
     fc->notice_from = strdup("MAILER-DAEMON");

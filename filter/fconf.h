@@ -70,6 +70,7 @@ struct fconf {
     int hold_line;
     char *temp_dir;
     off_t max_size;
+    long time_limit; /* seconds for the whole run, 0 = none */
     int malformed;
     int order;
     int hidden_recipients; /* FC_HIDDEN_* */

@@ -145,6 +145,21 @@ static int lookup(const char *path, const char *addr)
 }
 
 /* The end of a filter run: the one stderr line Postfix reads, the status. */
+/* [filter] time_limit: the whole run is bounded, whatever hangs (a key
+ * server, the reinjection smtpd, gpg dying under gpgme).  A transaction
+ * still in DATA is abandoned without its final "." (nothing delivered);
+ * Postfix keeps the message (75).  Async-signal-safe: write and _exit. */
+static void time_limit_hit(int sig)
+{
+    static const char msg[] = "4.4.7 " PROG ": time_limit exceeded, message left in the queue\n";
+    ssize_t w;
+
+    (void)sig;
+    w = write(2, msg, sizeof(msg) - 1);
+    (void)w;
+    _exit(75);
+}
+
 static int finish(const struct ferr *err, const char *sender)
 {
     int code = ferr_exit_code(err->code);
@@ -235,6 +250,10 @@ int main(int argc, char **argv)
             conf_free(&c);
             return finish(&err, sender);
         }
+    }
+    if (c.fc->time_limit > 0 && !dry_run) {
+        signal(SIGALRM, time_limit_hit);
+        alarm((unsigned)c.fc->time_limit);
     }
     if ((fd = spool_copy(0, c.fc->temp_dir, c.fc->max_size, &size, &err)) < 0) {
         conf_free(&c);

@@ -149,6 +149,21 @@ pf_settle mx 60
 ok "kill -9: the message stays in the deferred queue" queued e@example.test
 like "kill -9: Postfix saw the signal" "(signal 9|[Kk]illed)" "$(reason e@example.test)"
 is "kill -9: nothing delivered" 0 "$(mail_count mx e@example.test)"
+
+# f. the whole run is bounded: [filter] time_limit against the same silent
+#    peer (reinject_timeout 120s): 75 with 4.4.7 after ~2 s, whatever hangs
+sed 's/^\[filter\]$/[filter]\ntime_limit = 2s/' "$E2E_DIR/filter.ini" >"$E2E_DIR/tl.ini"
+{
+    printf 'From: s@example.test\nTo: f@example.test\nSubject: time limit\n\n'
+    cat "$E2E_DIR/e.txt"
+} >"$E2E_DIR/tl.eml"
+t0=$(date +%s)
+"$POSTSEAL_FILTER" -c "$E2E_DIR/tl.ini" -f s@example.test -- f@example.test \
+    <"$E2E_DIR/tl.eml" >"$E2E_DIR/tl.out" 2>&1
+is "time_limit: exit 75 (Postfix keeps the message)" 75 "$?"
+t1=$(date +%s)
+ok "time_limit: stopped within 10 s (not after reinject_timeout)" test $((t1 - t0)) -le 10
+file_has "time_limit: says why, 4.4.7 first" "$E2E_DIR/tl.out" '^4\.4\.7 postseal-filter: time_limit exceeded'
 daemon_stop silent
 
 # repair everything: each message exactly once, complete
