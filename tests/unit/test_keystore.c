@@ -267,8 +267,9 @@ Test(keystore, smime_signer_refusals)
                                        path_of("%s/smime/alice-open.key", fix), &s, &err),
                  FERR_TEMP);
     cr_assert_null(s);
-    cr_assert_not_null(strstr(err.text, "alice-open.key is accessible by group or others (mode 0644)"),
-                       "%s", err.text);
+    cr_assert_not_null(
+        strstr(err.text, "alice-open.key is accessible by group or others (mode 0644)"), "%s",
+        err.text);
     /* key of somebody else */
     cr_assert_eq(keystore_smime_signer(path_of("%s/smime/alice.pem", fix),
                                        path_of("%s/smime/bob.key", fix), &s, &err),
