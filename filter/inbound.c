@@ -1028,28 +1028,38 @@ static int inbound_emit(struct inbound_ctx *c, const char *stamp, int act, const
 }
 
 /* Writes the message to a new file in hold_dir (mode 0600, fsync'ed). */
+/* Writes the held message as .NAME.eml.tmp, fsyncs it and renames it to
+ * NAME.eml: a run killed half-way (time_limit, pipe(8)'s own limit) never
+ * leaves a partial NAME.eml for the operator to release. */
 static int inbound_hold(struct inbound_ctx *c, const char *stamp, struct inbound_result *res,
                         struct ferr *err)
 {
+    char name[64], tmp[sizeof(res->held_path) + 8];
     FILE *fp;
     int fd;
 
-    snprintf(res->held_path, sizeof(res->held_path), "%s/%ld.%d.%04x.eml", c->ic->hold_dir,
-             (long)time(NULL), (int)getpid(), (unsigned)(rand() & 0xffff));
-    if ((fd = open(res->held_path, O_WRONLY | O_CREAT | O_EXCL, 0600)) < 0 ||
+    snprintf(name, sizeof(name), "%ld.%d.%04x.eml", (long)time(NULL), (int)getpid(),
+             (unsigned)(rand() & 0xffff));
+    snprintf(res->held_path, sizeof(res->held_path), "%s/%s", c->ic->hold_dir, name);
+    snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", c->ic->hold_dir, name);
+    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600)) < 0 ||
         (fp = fdopen(fd, "w")) == NULL) {
-        ferr_set(err, FERR_TEMP, "4.3.0 inbound: hold: %s: %s", res->held_path, strerror(errno));
+        ferr_set(err, FERR_TEMP, "4.3.0 inbound: hold: %s: %s", tmp, strerror(errno));
         if (fd >= 0)
             close(fd);
         return FERR_TEMP;
     }
     if (inbound_emit(c, stamp, INBOUND_HOLD, "", fp) < 0 || fflush(fp) != 0 || fsync(fd) < 0) {
-        ferr_set(err, FERR_TEMP, "4.3.0 inbound: hold: %s: %s", res->held_path, strerror(errno));
+        ferr_set(err, FERR_TEMP, "4.3.0 inbound: hold: %s: %s", tmp, strerror(errno));
         fclose(fp);
-        unlink(res->held_path);
+        unlink(tmp);
         return FERR_TEMP;
     }
-    fclose(fp);
+    if (fclose(fp) != 0 || rename(tmp, res->held_path) < 0) {
+        ferr_set(err, FERR_TEMP, "4.3.0 inbound: hold: %s: %s", res->held_path, strerror(errno));
+        unlink(tmp);
+        return FERR_TEMP;
+    }
     return FERR_OK;
 }
 
