@@ -2,6 +2,7 @@
 #ifndef POSTSEAL_KEYS_H
 #define POSTSEAL_KEYS_H
 
+#include <gpgme.h>
 #include <openssl/x509.h>
 #include <stdio.h>
 
@@ -40,6 +41,9 @@ void keys_wkd_hash(const char *local, char *hash, size_t hlen);
 /* Splits and checks a mail address: local part (as written) and domain
  * (lowercased).  -1 when it is no plain address. */
 int keys_addr_split(const char *addr, char *local, size_t llen, char *domain, size_t dlen);
+/* A gpgme context on GnuPG home `home`, offline, for key inspection, import
+ * and export (lookups, scratch homes, postseal-keys).  NULL with why set. */
+gpgme_ctx_t keys_gpgme_ctx(const char *home, char *why, size_t whylen);
 
 /* The GnuPG home that discovered keys are imported into. */
 const char *keys_gnupg_home(const struct keys *k);

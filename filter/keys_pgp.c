@@ -109,7 +109,7 @@ int keys_wkd_urls(const char *addr, char *adv, size_t alen, char *direct, size_t
     return 0;
 }
 
-static gpgme_ctx_t keys_ctx(const char *home, char *why, size_t whylen)
+gpgme_ctx_t keys_gpgme_ctx(const char *home, char *why, size_t whylen)
 {
     static int inited;
     gpgme_ctx_t ctx;
@@ -211,7 +211,7 @@ int keys_pgp_by_fpr(struct keys *k, const char *fpr, const char *addr, char *why
     char buf[400];
     const char *bad;
 
-    if ((ctx = keys_ctx(k->gnupg_home, why, whylen)) == NULL)
+    if ((ctx = keys_gpgme_ctx(k->gnupg_home, why, whylen)) == NULL)
         return KR_TEMP;
     ge = gpgme_get_key(ctx, fpr, &key, 0);
     gpgme_release(ctx);
@@ -271,7 +271,7 @@ static int keys_pgp_move(struct keys *k, gpgme_ctx_t sctx, const char *fpr, cons
         return KR_TEMP;
     }
     gpgme_free(exported);
-    if ((tctx = keys_ctx(k->gnupg_home, why, whylen)) == NULL)
+    if ((tctx = keys_gpgme_ctx(k->gnupg_home, why, whylen)) == NULL)
         goto done;
     snprintf(filter, sizeof(filter), "keep-uid=mbox = %s", addr);
     for (i = 0; filter[i]; i++)
@@ -317,7 +317,7 @@ static void keys_pgp_update_known(struct keys *k, gpgme_ctx_t sctx, const char *
         gpgme_key_unref(key);
     }
     gpgme_op_keylist_end(sctx);
-    if ((tctx = keys_ctx(k->gnupg_home, why, sizeof(why))) == NULL)
+    if ((tctx = keys_gpgme_ctx(k->gnupg_home, why, sizeof(why))) == NULL)
         return;
     for (i = 0; i < n; i++) {
         if (gpgme_get_key(tctx, fprs[i], &key, 0) != 0)
@@ -347,7 +347,7 @@ int keys_pgp_import(struct keys *k, const char *addr, const char *origin, const 
         snprintf(why, whylen, "cannot create scratch GnuPG home %s: %m", scratch);
         return KR_TEMP;
     }
-    if ((sctx = keys_ctx(scratch, why, whylen)) == NULL)
+    if ((sctx = keys_gpgme_ctx(scratch, why, whylen)) == NULL)
         goto done;
     if (gpgme_data_new_from_mem(&in, data, len, 0) != 0) {
         snprintf(why, whylen, "gpgme: out of memory");
@@ -395,7 +395,7 @@ int keys_pgp_stale(struct keys *k, const char *fpr, long *age)
     char why[300];
     int stale = 0;
 
-    if ((ctx = keys_ctx(k->gnupg_home, why, sizeof(why))) == NULL)
+    if ((ctx = keys_gpgme_ctx(k->gnupg_home, why, sizeof(why))) == NULL)
         return 0;
     if (gpgme_get_key(ctx, fpr, &key, 0) == 0) {
         *age = (long)(time(NULL) - (time_t)key->last_update);
@@ -450,7 +450,7 @@ static int keys_pgp_locate(struct keys *k, const char *addr, struct keys_result 
     gpgme_key_t key;
     gpgme_error_t ge;
 
-    if ((ctx = keys_ctx(k->gnupg_home, why, whylen)) == NULL)
+    if ((ctx = keys_gpgme_ctx(k->gnupg_home, why, whylen)) == NULL)
         return KR_TEMP;
     gpgme_set_offline(ctx, 0);
     gpgme_set_keylist_mode(ctx, GPGME_KEYLIST_MODE_LOCATE);

@@ -64,26 +64,17 @@ struct publish_run {
     char gw_bad[400]; /* why the gateway key itself is unusable */
 };
 
+/* keys_gpgme_ctx (the lookup's context), binary output: WKD files are not
+ * armored. */
 static gpgme_ctx_t publish_ctx(const char *home)
 {
-    static int inited;
     gpgme_ctx_t ctx;
-    gpgme_error_t ge;
+    char why[400];
 
-    if (!inited) {
-        gpgme_check_version(NULL);
-        inited = 1;
-    }
-    if ((ge = gpgme_new(&ctx)) != 0) {
-        publish_note("gpgme: %s", gpgme_strerror(ge));
+    if ((ctx = keys_gpgme_ctx(home, why, sizeof(why))) == NULL) {
+        publish_note("%s", why);
         return NULL;
     }
-    if ((ge = gpgme_ctx_set_engine_info(ctx, GPGME_PROTOCOL_OpenPGP, NULL, home)) != 0) {
-        publish_note("gpgme: GnuPG home %s: %s", home, gpgme_strerror(ge));
-        gpgme_release(ctx);
-        return NULL;
-    }
-    gpgme_set_offline(ctx, 1);
     gpgme_set_armor(ctx, 0);
     return ctx;
 }
