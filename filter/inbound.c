@@ -936,15 +936,8 @@ static void inbound_authres(const struct inbound_ctx *c, char *out, size_t len)
  * to come from us (RFC 8601 section 5): never passed on from outside. */
 static int inbound_is_ours(const struct inbound_ctx *c, const struct mime_field *f)
 {
-    const char *id = c->ic->authserv_id, *v = f->value;
-    size_t n;
-
-    if (strcasecmp(f->name, INBOUND_HEADER) == 0 || strcasecmp(f->name, "X-Postseal-Hold") == 0)
-        return 1;
-    if (id == NULL || strcasecmp(f->name, "Authentication-Results") != 0)
-        return 0;
-    n = strlen(id);
-    return strncasecmp(v, id, n) == 0 && (v[n] == ';' || v[n] == ' ' || v[n] == '\t' || v[n] == 0);
+    return inbound_field_is_ours(f->name, strlen(f->name), f->value, strlen(f->value),
+                                 c->ic->authserv_id);
 }
 
 static int inbound_emit(struct inbound_ctx *c, const char *stamp, int act, const char *reason,

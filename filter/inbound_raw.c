@@ -41,16 +41,42 @@ struct raw {
     int undecided; /* collecting peek for a header line */
 };
 
-static int raw_name_is(const char *line, size_t len, const char *name, const char **value)
+static int raw_name_eq(const char *name, size_t nlen, const char *want)
 {
-    size_t n = strlen(name), i;
+    return nlen == strlen(want) && strncasecmp(name, want, nlen) == 0;
+}
 
-    if (len <= n || strncasecmp(line, name, n) != 0)
+int inbound_field_is_ours(const char *name, size_t nlen, const char *value, size_t vlen,
+                          const char *authserv_id)
+{
+    size_t n;
+
+    if (raw_name_eq(name, nlen, "X-Postseal-Verify") || raw_name_eq(name, nlen, "X-Postseal-Hold"))
+        return 1;
+    if (authserv_id == NULL || !raw_name_eq(name, nlen, "Authentication-Results"))
         return 0;
+    while (vlen > 0 && (*value == ' ' || *value == '\t')) {
+        value++;
+        vlen--;
+    }
+    n = strlen(authserv_id);
+    return vlen >= n && strncasecmp(value, authserv_id, n) == 0 &&
+           (vlen == n || strchr("; \t\r\n", value[n]) != NULL);
+}
+
+/* A "Name:" line: *nlen = the name's length, *value = after the colon.
+ * 0 when the line is no field (no colon after the name and its blanks). */
+static int raw_field(const char *line, size_t len, size_t *nlen, const char **value)
+{
+    size_t i, n;
+
+    for (n = 0; n < len && line[n] != ':' && line[n] != ' ' && line[n] != '\t'; n++)
+        ;
     for (i = n; i < len && (line[i] == ' ' || line[i] == '\t'); i++)
         ;
-    if (i == len || line[i] != ':')
+    if (n == 0 || i == len || line[i] != ':')
         return 0;
+    *nlen = n;
     *value = line + i + 1;
     return 1;
 }
@@ -60,7 +86,7 @@ static int raw_name_is(const char *line, size_t len, const char *name, const cha
 static int raw_decide(struct raw *r)
 {
     const char *line = r->peek, *v;
-    size_t len = r->npeek, n;
+    size_t len = r->npeek, n, nlen;
 
     r->undecided = 0;
     if ((len == 1 && line[0] == '\n') || (len == 2 && line[0] == '\r' && line[1] == '\n')) {
@@ -73,26 +99,20 @@ static int raw_decide(struct raw *r)
     if (line[0] == ' ' || line[0] == '\t') /* continuation: as its field */
         return r->drop || fwrite(line, 1, len, r->out) == len ? 0 : -1;
     r->drop = 0;
-    if (raw_name_is(line, len, "X-Postseal-Verify", &v) ||
-        raw_name_is(line, len, "X-Postseal-Hold", &v)) {
-        r->drop = 1;
-    } else if (r->authserv_id && raw_name_is(line, len, "Authentication-Results", &v)) {
-        while (v < line + len && (*v == ' ' || *v == '\t'))
-            v++;
-        n = strlen(r->authserv_id);
-        if ((size_t)(line + len - v) >= n && strncasecmp(v, r->authserv_id, n) == 0 &&
-            (v + n == line + len || strchr("; \t\r\n", v[n]) != NULL))
+    if (raw_field(line, len, &nlen, &v)) {
+        if (inbound_field_is_ours(line, nlen, v, (size_t)(line + len - v), r->authserv_id)) {
             r->drop = 1;
-    } else if (r->tag && !r->tagged && raw_name_is(line, len, "Subject", &v)) {
-        r->tagged = 1;
-        while (v < line + len && (*v == ' ' || *v == '\t'))
-            v++;
-        n = (size_t)(line + len - v);
-        if (fprintf(r->out, "Subject: %s%s", r->tag, n && *v != '\r' && *v != '\n' ? " " : "") <
-                0 ||
-            fwrite(v, 1, n, r->out) != n)
-            return -1;
-        return 0;
+        } else if (r->tag && !r->tagged && raw_name_eq(line, nlen, "Subject")) {
+            r->tagged = 1;
+            while (v < line + len && (*v == ' ' || *v == '\t'))
+                v++;
+            n = (size_t)(line + len - v);
+            if (fprintf(r->out, "Subject: %s%s", r->tag, n && *v != '\r' && *v != '\n' ? " " : "") <
+                    0 ||
+                fwrite(v, 1, n, r->out) != n)
+                return -1;
+            return 0;
+        }
     }
     return r->drop || fwrite(line, 1, len, r->out) == len ? 0 : -1;
 }
